@@ -1,0 +1,1 @@
+"""The HTTP application: translates requests to ImageService calls and back."""

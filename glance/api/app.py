@@ -1,0 +1,68 @@
+"""The application factory: one app object holds all state, built from Settings."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from glance.api import versions
+from glance.api.auth import context_middleware
+from glance.api.errors import Handler, error_middleware
+from glance.api.util import SERVICE_KEY, SETTINGS_KEY
+from glance.api.v1 import images as v1_images
+from glance.common import exception
+from glance.config import Settings
+from glance.registry import Registry
+from glance.registry.engine import create_registry_engine
+from glance.registry.migrate import upgrade_engine
+from glance.service import ImageService
+from glance.stores import build_stores
+
+
+def header_budget_middleware(limit: int):  # type: ignore[no-untyped-def]
+    """431 for requests whose headers together exceed ``limit`` bytes."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        total = sum(len(name) + len(value) + 4 for name, value in request.raw_headers)
+        if total > limit:
+            raise exception.HeadersTooLarge(
+                f"Request headers total {total} bytes; this server accepts at most {limit} "
+                f"(max_header_bytes)")
+        return await handler(request)
+
+    return middleware
+
+
+def build_service(settings: Settings) -> ImageService:
+    engine = create_registry_engine(settings.resolved_database_url)
+    if settings.auto_migrate:
+        upgrade_engine(engine)
+    return ImageService(settings, Registry(engine), build_stores(settings))
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the HTTP application for ``settings`` (no module-level state)."""
+    app = web.Application(middlewares=[
+        error_middleware, header_budget_middleware(settings.max_header_bytes),
+        context_middleware])
+    app[SETTINGS_KEY] = settings
+    app[SERVICE_KEY] = build_service(settings)
+
+    async def on_startup(app: web.Application) -> None:
+        await app[SERVICE_KEY].start()
+
+    async def on_cleanup(app: web.Application) -> None:
+        await app[SERVICE_KEY].close()
+
+    app.on_startup.append(on_startup)
+    app.on_cleanup.append(on_cleanup)
+    v1_images.add_routes(app)
+    versions.add_routes(app)
+    return app
+
+
+def server_args(settings: Settings) -> dict[str, int]:
+    """Parser limits for the HTTP server: our own middleware answers 431 beyond the budget."""
+    return {"max_line_size": settings.max_header_bytes + 1,
+            "max_field_size": settings.max_header_bytes + 1,
+            "max_headers": 1024}

@@ -1,0 +1,1 @@
+"""Command-line entry points: ``glance-api`` (the server) and ``glance`` (the client)."""

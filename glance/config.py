@@ -1,0 +1,233 @@
+"""One typed Settings object: defaults < config file < environment (GLANCE_…) < flags.
+
+Every option is declared once in ``OPTIONS`` with its default and help text; the README's
+configuration table and the sample config file are generated from these declarations
+(``python -m glance.config --markdown`` / ``--sample``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+
+def default_data_dir() -> str:
+    """Per-user data directory: ``$XDG_DATA_HOME/glance`` or ``~/.local/share/glance``."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(base, "glance")
+
+
+def _parse_bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One declared configuration option."""
+
+    name: str
+    type: Callable[[str], Any]
+    default: Any
+    help: str
+    flag: bool = True  # also a command-line flag of glance-api
+
+    @property
+    def env(self) -> str:
+        return "GLANCE_" + self.name.upper()
+
+    @property
+    def cli(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("host", str, "127.0.0.1", "Address glance-api listens on."),
+    Option("port", int, 9292, "TCP port glance-api listens on."),
+    Option("data_dir", str, None,
+           "Directory holding everything the service keeps on its embedded defaults "
+           "(SQLite registry, file store). Default: `$XDG_DATA_HOME/glance` or "
+           "`~/.local/share/glance`."),
+    Option("database_url", str, None,
+           "SQLAlchemy URL of the registry database, e.g. "
+           "`postgresql+psycopg://user@127.0.0.1/glance`. Default: SQLite at "
+           "`<data_dir>/glance.sqlite`."),
+    Option("file_store_dir", str, None,
+           "Directory of the `file` store. Default: `<data_dir>/images`."),
+    Option("file_store_fsync", _parse_bool, True,
+           "fsync each uploaded file before it becomes visible (durability over speed)."),
+    Option("default_store", str, "file", "Store that receives uploads when none is named."),
+    Option("public_endpoint", str, None,
+           "Base URL used in links and `uri`s (e.g. `https://images.example.com`). Default: "
+           "built from the request's Host header."),
+    Option("max_header_bytes", int, 65536,
+           "Largest total size of a request's headers; larger requests get 431. Also the "
+           "limit for a single header line."),
+    Option("max_json_body_bytes", int, 1048576, "Largest JSON request body accepted (413 beyond)."),
+    Option("image_size_cap", int, 1099511627776,
+           "Largest image accepted, in bytes (413 beyond, checked while streaming)."),
+    Option("limit_param_default", int, 25, "Page size of image lists when no `limit` is given."),
+    Option("api_limit_max", int, 1000, "Largest page size a list request may ask for."),
+    Option("chunk_size", int, 1048576, "Buffer size of uploads and downloads, in bytes."),
+    Option("auto_migrate", _parse_bool, True,
+           "Create or upgrade the registry schema on start (else run `glance db upgrade`)."),
+    Option("log_level", str, "INFO", "Logging level: DEBUG, INFO, WARNING or ERROR."),
+)
+
+_BY_NAME: dict[str, Option] = {opt.name: opt for opt in OPTIONS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration of one server instance."""
+
+    host: str = "127.0.0.1"
+    port: int = 9292
+    data_dir: str = field(default_factory=default_data_dir)
+    database_url: str | None = None
+    file_store_dir: str | None = None
+    file_store_fsync: bool = True
+    default_store: str = "file"
+    public_endpoint: str | None = None
+    max_header_bytes: int = 65536
+    max_json_body_bytes: int = 1048576
+    image_size_cap: int = 1099511627776
+    limit_param_default: int = 25
+    api_limit_max: int = 1000
+    chunk_size: int = 1048576
+    auto_migrate: bool = True
+    log_level: str = "INFO"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return "sqlite:///" + str(Path(self.data_dir) / "glance.sqlite")
+
+    @property
+    def resolved_file_store_dir(self) -> str:
+        return self.file_store_dir or str(Path(self.data_dir) / "images")
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+
+def _coerce(opt: Option, value: Any, source: str) -> Any:
+    if value is None:
+        return None
+    if opt.type is _parse_bool and isinstance(value, bool):
+        return value
+    if opt.type is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    try:
+        return opt.type(str(value))
+    except ValueError as exc:
+        raise SystemExit(f"glance: bad value for {opt.name} in {source}: {exc}") from None
+
+
+def read_config_file(path: str) -> dict[str, Any]:
+    """Read a TOML config file: top-level keys (or a ``[glance]`` table) named as the options."""
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise SystemExit(f"glance: cannot read config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SystemExit(f"glance: config file {path} is not valid TOML: {exc}") from None
+    table = data.get("glance", data)
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        opt = _BY_NAME.get(key)
+        if opt is None:
+            raise SystemExit(f"glance: unknown option {key!r} in config file {path}")
+        values[key] = _coerce(opt, value, path)
+    return values
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None,
+    config_file: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Resolve Settings: defaults < config file < environment < explicit flags."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    config_file = config_file or environ.get("GLANCE_CONFIG")
+    if config_file:
+        values.update(read_config_file(config_file))
+    for opt in OPTIONS:
+        if opt.env in environ and environ[opt.env] != "":
+            values[opt.name] = _coerce(opt, environ[opt.env], opt.env)
+    for key, value in (flags or {}).items():
+        if value is not None:
+            values[key] = _coerce(_BY_NAME[key], value, _BY_NAME[key].cli)
+    values = {k: v for k, v in values.items() if v is not None}
+    return Settings(**values)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add one flag per declared option (flags default to None: 'not given')."""
+    parser.add_argument("--config", metavar="FILE", help="TOML config file (or GLANCE_CONFIG).")
+    for opt in OPTIONS:
+        if opt.flag:
+            parser.add_argument(opt.cli, dest=opt.name, default=None, metavar=opt.name.upper(),
+                                help=opt.help.replace("%", "%%"))
+
+
+def flags_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    return {opt.name: getattr(args, opt.name, None) for opt in OPTIONS}
+
+
+def _default_text(opt: Option) -> str:
+    if opt.default is None:
+        return "(see description)"
+    return f"`{opt.default}`"
+
+
+def markdown_table() -> str:
+    """The README's configuration table."""
+    lines = ["| option | flag | environment | default | description |",
+             "|---|---|---|---|---|"]
+    for opt in OPTIONS:
+        lines.append(f"| `{opt.name}` | `{opt.cli}` | `{opt.env}` | {_default_text(opt)} | {opt.help} |")
+    return "\n".join(lines)
+
+
+def sample_config() -> str:
+    """A sample TOML config file listing every option with its default, commented out."""
+    out = ["# glance-api configuration (TOML). Every key is optional.", "[glance]"]
+    for opt in OPTIONS:
+        out.append(f"# {opt.help}")
+        if opt.default is None:
+            out.append(f"# {opt.name} = ")
+        elif isinstance(opt.default, bool):
+            out.append(f"# {opt.name} = {str(opt.default).lower()}")
+        elif isinstance(opt.default, int):
+            out.append(f"# {opt.name} = {opt.default}")
+        else:
+            out.append(f'# {opt.name} = "{opt.default}"')
+        out.append("")
+    return "\n".join(out)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m glance.config")
+    parser.add_argument("--markdown", action="store_true", help="print the README table")
+    parser.add_argument("--sample", action="store_true", help="print a sample config file")
+    args = parser.parse_args(argv)
+    sys.stdout.write((sample_config() if args.sample else markdown_table()) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,5 @@
+"""Image records in SQL (SQLAlchemy 2); schema managed by Alembic migrations."""
+
+from glance.registry.repository import Registry
+
+__all__ = ["Registry"]

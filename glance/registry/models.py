@@ -1,0 +1,62 @@
+"""SQLAlchemy models of the registry. Migrations in ``migrations/`` must match them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String,
+                        Text)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ImageRow(Base):
+    __tablename__ = "images"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(255), index=True)
+    disk_format: Mapped[str | None] = mapped_column(String(20), index=True)
+    container_format: Mapped[str | None] = mapped_column(String(20), index=True)
+    size: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    virtual_size: Mapped[int | None] = mapped_column(BigInteger)
+    checksum: Mapped[str | None] = mapped_column(String(32), index=True)
+    os_hash_algo: Mapped[str | None] = mapped_column(String(64))
+    os_hash_value: Mapped[str | None] = mapped_column(String(128), index=True)
+    status: Mapped[str] = mapped_column(String(30), index=True)
+    visibility: Mapped[str] = mapped_column(String(20), index=True)
+    protected: Mapped[bool] = mapped_column(Boolean, index=True, default=False)
+    min_ram: Mapped[int] = mapped_column(Integer, index=True, default=0)
+    min_disk: Mapped[int] = mapped_column(Integer, index=True, default=0)
+    owner: Mapped[str | None] = mapped_column(String(255), index=True)
+    store: Mapped[str | None] = mapped_column(String(255))
+    location: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    deleted: Mapped[bool] = mapped_column(Boolean, index=True, default=False)
+
+
+class PropertyRow(Base):
+    __tablename__ = "image_properties"
+    __table_args__ = (Index("ix_image_properties_name", "name"),)
+
+    image_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("images.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class MemberRow(Base):
+    __tablename__ = "image_members"
+    __table_args__ = (Index("ix_image_members_member", "member"),)
+
+    image_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("images.id", ondelete="CASCADE"), primary_key=True)
+    member: Mapped[str] = mapped_column(String(255), primary_key=True)
+    can_share: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)

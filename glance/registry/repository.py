@@ -1,0 +1,236 @@
+"""Registry: stores and queries image records. It decides nothing; the service does."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import Engine, and_, delete, exists, false, insert, or_, select, true, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from glance.common import exception
+from glance.domain import KILLED, Image, ImageQuery, Membership, utcnow
+from glance.registry.models import ImageRow, MemberRow, PropertyRow
+
+_IMAGE_COLUMNS: tuple[str, ...] = tuple(
+    c.key for c in ImageRow.__table__.columns)  # type: ignore[attr-defined]
+
+
+def _row_to_image(row: ImageRow, properties: dict[str, str]) -> Image:
+    values = {key: getattr(row, key) for key in _IMAGE_COLUMNS}
+    return Image(properties=properties, **values)
+
+
+class Registry:
+    """Image records in SQL. Every method is synchronous and runs in its own transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- images ---------------------------------------------------------------------------
+
+    def create(self, image: Image) -> Image:
+        """Insert ``image``; raise Duplicate if its id exists (even deleted)."""
+        values = {key: getattr(image, key) for key in _IMAGE_COLUMNS}
+        try:
+            with Session(self.engine) as session, session.begin():
+                session.execute(insert(ImageRow).values(**values))
+                self._write_properties(session, image.id, image.properties)
+        except IntegrityError:
+            raise exception.Duplicate(f"An image with identifier {image.id} already exists")
+        return image
+
+    def get(self, image_id: str, include_deleted: bool = False) -> Image:
+        """Return the image or raise NotFound."""
+        with Session(self.engine) as session:
+            row = session.get(ImageRow, image_id)
+            if row is None or (row.deleted and not include_deleted):
+                raise exception.NotFound(f"Image with identifier {image_id} not found")
+            return _row_to_image(row, self._properties(session, [image_id])[image_id])
+
+    def update(self, image_id: str, values: dict[str, Any],
+               properties: dict[str, str] | None = None, purge_properties: bool = False,
+               remove_properties: Iterable[str] = (),
+               expected_status: Sequence[str] | None = None) -> Image:
+        """Update columns and properties atomically.
+
+        With ``expected_status``, the update only happens while the image's status is one of
+        those (Conflict otherwise) — the compare-and-set behind every status transition.
+        """
+        values = dict(values)
+        values.setdefault("updated_at", utcnow())
+        with Session(self.engine) as session, session.begin():
+            stmt = update(ImageRow).where(ImageRow.id == image_id, ImageRow.deleted == false())
+            if expected_status is not None:
+                stmt = stmt.where(ImageRow.status.in_(list(expected_status)))
+            result = session.execute(stmt.values(**values))
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                row = session.get(ImageRow, image_id)
+                if row is None or row.deleted:
+                    raise exception.NotFound(f"Image with identifier {image_id} not found")
+                raise exception.Conflict(
+                    f"Image {image_id} is {row.status}; the operation needs one of: "
+                    f"{', '.join(expected_status or ())}")
+            if purge_properties:
+                session.execute(delete(PropertyRow).where(PropertyRow.image_id == image_id))
+            elif remove_properties:
+                session.execute(delete(PropertyRow).where(
+                    PropertyRow.image_id == image_id, PropertyRow.name.in_(list(remove_properties))))
+            if properties:
+                if not purge_properties:
+                    session.execute(delete(PropertyRow).where(
+                        PropertyRow.image_id == image_id,
+                        PropertyRow.name.in_(list(properties))))
+                self._write_properties(session, image_id, properties)
+            row = session.get(ImageRow, image_id)
+            assert row is not None
+            session.refresh(row)
+            return _row_to_image(row, self._properties(session, [image_id])[image_id])
+
+    def list(self, query: ImageQuery) -> list[Image]:
+        """One page of images matching ``query``, in its sort order."""
+        with Session(self.engine) as session:
+            stmt = select(ImageRow).where(*self._conditions(session, query))
+            sort_col = getattr(ImageRow, query.sort_key)
+            if query.sort_dir == "asc":
+                stmt = stmt.order_by(sort_col.asc().nulls_first(), ImageRow.id.asc())
+            else:
+                stmt = stmt.order_by(sort_col.desc().nulls_last(), ImageRow.id.desc())
+            rows = list(session.scalars(stmt.limit(query.limit)))
+            props = self._properties(session, [row.id for row in rows])
+            return [_row_to_image(row, props[row.id]) for row in rows]
+
+    def ids_in_status(self, status: str) -> list[Image]:
+        """Every non-deleted image in ``status`` (used to reconcile after a crash)."""
+        with Session(self.engine) as session:
+            rows = list(session.scalars(select(ImageRow).where(
+                ImageRow.status == status, ImageRow.deleted == false())))
+            props = self._properties(session, [row.id for row in rows])
+            return [_row_to_image(row, props[row.id]) for row in rows]
+
+    # -- members --------------------------------------------------------------------------
+
+    def members(self, image_id: str) -> list[Membership]:
+        with Session(self.engine) as session:
+            rows = session.scalars(select(MemberRow).where(MemberRow.image_id == image_id)
+                                   .order_by(MemberRow.member))
+            return [self._membership(row) for row in rows]
+
+    def shared_with(self, member_id: str) -> list[Membership]:
+        with Session(self.engine) as session:
+            rows = session.scalars(
+                select(MemberRow).join(ImageRow, ImageRow.id == MemberRow.image_id)
+                .where(MemberRow.member == member_id, ImageRow.deleted == false())
+                .order_by(MemberRow.image_id))
+            return [self._membership(row) for row in rows]
+
+    def set_member(self, image_id: str, member_id: str, can_share: bool | None) -> None:
+        """Create the membership (can_share default False) or update its can_share."""
+        now = utcnow()
+        with Session(self.engine) as session, session.begin():
+            row = session.get(MemberRow, (image_id, member_id))
+            if row is None:
+                session.add(MemberRow(image_id=image_id, member=member_id,
+                                      can_share=bool(can_share), status="pending",
+                                      created_at=now, updated_at=now))
+            elif can_share is not None:
+                row.can_share = can_share
+                row.updated_at = now
+
+    def replace_members(self, image_id: str, members: dict[str, bool | None]) -> None:
+        """Make ``members`` the whole member list (None keeps an existing can_share)."""
+        now = utcnow()
+        with Session(self.engine) as session, session.begin():
+            existing = {row.member: row for row in session.scalars(
+                select(MemberRow).where(MemberRow.image_id == image_id))}
+            for member_id, row in existing.items():
+                if member_id not in members:
+                    session.delete(row)
+            for member_id, can_share in members.items():
+                row = existing.get(member_id)
+                if row is None:
+                    session.add(MemberRow(image_id=image_id, member=member_id,
+                                          can_share=bool(can_share), status="pending",
+                                          created_at=now, updated_at=now))
+                elif can_share is not None:
+                    row.can_share = can_share
+                    row.updated_at = now
+
+    def delete_member(self, image_id: str, member_id: str) -> None:
+        with Session(self.engine) as session, session.begin():
+            session.execute(delete(MemberRow).where(
+                MemberRow.image_id == image_id, MemberRow.member == member_id))
+
+    # -- helpers --------------------------------------------------------------------------
+
+    @staticmethod
+    def _membership(row: MemberRow) -> Membership:
+        return Membership(image_id=row.image_id, member_id=row.member, can_share=row.can_share,
+                          status=row.status, created_at=row.created_at,
+                          updated_at=row.updated_at)
+
+    @staticmethod
+    def _write_properties(session: Session, image_id: str, properties: dict[str, str]) -> None:
+        if properties:
+            session.execute(insert(PropertyRow), [
+                {"image_id": image_id, "name": k, "value": v} for k, v in properties.items()])
+
+    @staticmethod
+    def _properties(session: Session, ids: list[str]) -> dict[str, dict[str, str]]:
+        result: dict[str, dict[str, str]] = {image_id: {} for image_id in ids}
+        if ids:
+            for image_id, name, value in session.execute(
+                    select(PropertyRow.image_id, PropertyRow.name, PropertyRow.value)
+                    .where(PropertyRow.image_id.in_(ids))):
+                result[image_id][name] = value
+        return result
+
+    def _conditions(self, session: Session, query: ImageQuery) -> list[Any]:
+        conds: list[Any] = []
+        if query.changes_since is not None:
+            conds.append(ImageRow.updated_at > query.changes_since)
+        else:
+            conds.append(ImageRow.deleted == false())
+        if "status" not in query.exact:
+            conds.append(ImageRow.status != KILLED)
+        for column, value in query.exact.items():
+            conds.append(getattr(ImageRow, column) == value)
+        if query.size_min is not None:
+            conds.append(ImageRow.size >= query.size_min)
+        if query.size_max is not None:
+            conds.append(ImageRow.size <= query.size_max)
+        for name, value in query.properties.items():
+            conds.append(exists().where(PropertyRow.image_id == ImageRow.id,
+                                        PropertyRow.name == name, PropertyRow.value == value))
+        if query.is_public is True:
+            conds.append(ImageRow.visibility == "public")
+        elif query.is_public is False:
+            conds.append(ImageRow.visibility != "public")
+        if not query.viewer_is_admin:
+            visible = [ImageRow.visibility.in_(["public", "community"])]
+            if query.viewer is not None:
+                visible.append(ImageRow.owner == query.viewer)
+                visible.append(exists().where(MemberRow.image_id == ImageRow.id,
+                                              MemberRow.member == query.viewer))
+            conds.append(or_(*visible))
+        if query.marker is not None:
+            conds.append(self._after_marker(session, query))
+        return conds
+
+    def _after_marker(self, session: Session, query: ImageQuery) -> Any:
+        marker = session.get(ImageRow, query.marker)
+        if marker is None:
+            raise exception.BadRequest(f"Invalid marker {query.marker}: image not found")
+        col = getattr(ImageRow, query.sort_key)
+        value = getattr(marker, query.sort_key)
+        if query.sort_dir == "asc":  # nulls first
+            if value is None:
+                return or_(and_(col.is_(None), ImageRow.id > marker.id), col.is_not(None))
+            return or_(col > value, and_(col == value, ImageRow.id > marker.id))
+        # desc: nulls last
+        if value is None:
+            return and_(col.is_(None), ImageRow.id < marker.id)
+        return or_(col < value, and_(col == value, ImageRow.id < marker.id), col.is_(None))

@@ -1,0 +1,377 @@
+"""ImageService: owns the image lifecycle and the one upload pipeline.
+
+It is the only caller of the registry (records) and the stores (bytes). Both API versions
+call it; they only translate requests and responses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, TypeVar
+
+from glance.common import exception
+from glance.config import Settings
+from glance.context import RequestContext
+from glance.domain import (ACTIVE, DEACTIVATED, DELETED, KILLED, QUEUED, SAVING, VISIBILITIES,
+                           Image, ImageQuery, Membership, apply_format_rules, check_transition,
+                           new_image_id, utcnow, validate_image_id, MAX_NAME_LENGTH)
+from glance.registry import Registry
+from glance.stores import Store
+
+LOG = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Fields a caller may set on create or update (the API translates its own names to these).
+SETTABLE_FIELDS: frozenset[str] = frozenset({
+    "name", "disk_format", "container_format", "visibility", "protected", "min_ram",
+    "min_disk", "owner"})
+
+
+@dataclass(frozen=True)
+class Download:
+    """An active image's bytes, ready to send whole or in part."""
+
+    image: Image
+    store: Store | None  # None when the image has no data (size 0)
+
+    @property
+    def size(self) -> int:
+        return self.image.size or 0
+
+    @property
+    def local_path(self) -> str | None:
+        """A local file to send zero-copy, when the store keeps one."""
+        if self.store is None or self.image.location is None:
+            return None
+        return self.store.local_path(self.image.location)
+
+    def read(self, offset: int, length: int) -> AsyncIterator[bytes]:
+        """Stream ``length`` bytes from ``offset``."""
+        assert self.store is not None and self.image.location is not None
+        return self.store.get(self.image.location, offset, length)
+
+
+class ImageService:
+    """Create, upload, download, update, delete and list images."""
+
+    def __init__(self, settings: Settings, registry: Registry, stores: dict[str, Store]) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.stores = stores
+
+    async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    # -- lifecycle of the service -----------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the stores and reconcile uploads a crash left in ``saving``."""
+        for store in self.stores.values():
+            await store.start()
+        for image in await self._db(self.registry.ids_in_status, SAVING):
+            LOG.warning("image %s was saving when the server stopped: marking it killed",
+                        image.id)
+            await self._discard_data(image)
+            await self._db(self.registry.update, image.id,
+                           {"status": KILLED, "store": None, "location": None},
+                           expected_status=[SAVING])
+
+    async def close(self) -> None:
+        for store in self.stores.values():
+            await store.close()
+        self.registry.close()
+
+    # -- reading ----------------------------------------------------------------------------
+
+    async def get(self, ctx: RequestContext, image_id: str) -> Image:
+        """The image if the caller may see it, else NotFound."""
+        try:
+            image = await self._db(self.registry.get, image_id)
+        except exception.NotFound:
+            raise exception.NotFound(f"Image with identifier {image_id} not found") from None
+        if not await self._visible(ctx, image):
+            raise exception.NotFound(f"Image with identifier {image_id} not found")
+        return image
+
+    async def list(self, ctx: RequestContext, query: ImageQuery) -> list[Image]:
+        """One page of the images the caller may see."""
+        query.viewer = ctx.owner
+        query.viewer_is_admin = ctx.is_admin
+        if query.marker is not None:
+            await self.get(ctx, query.marker)  # an invisible marker is as unknown as a missing one
+        return await self._db(self.registry.list, query)
+
+    async def download(self, ctx: RequestContext, image_id: str) -> Download:
+        """Open an active image's bytes (403 when deactivated, 404 when not active)."""
+        image = await self.get(ctx, image_id)
+        if image.status == DEACTIVATED and not ctx.is_admin:
+            raise exception.Forbidden("The requested image has been deactivated. "
+                                      "Image data download is forbidden.")
+        if image.status not in (ACTIVE, DEACTIVATED):
+            raise exception.NotFound(f"Image {image_id} is not active")
+        if image.store is None or image.location is None or not image.size:
+            return Download(image, None)
+        return Download(image, self._store(image.store))
+
+    # -- writing ----------------------------------------------------------------------------
+
+    async def create(self, ctx: RequestContext, fields: dict[str, Any],
+                     properties: dict[str, str], image_id: str | None = None,
+                     image_type: str | None = None, status: str = QUEUED) -> Image:
+        """Register a new image record (``queued`` unless told otherwise)."""
+        fields = self._validated_fields(ctx, fields, image_type, None)
+        if image_type is not None:
+            properties = {**properties, "type": image_type}
+        image = Image(id=validate_image_id(image_id) if image_id else new_image_id(),
+                      status=status, owner=ctx.owner, **fields)
+        image.properties = dict(properties)
+        return await self._db(self.registry.create, image)
+
+    async def update(self, ctx: RequestContext, image_id: str, fields: dict[str, Any],
+                     properties: dict[str, str], purge_properties: bool,
+                     image_type: str | None = None,
+                     remove_properties: Iterable[str] = ()) -> Image:
+        """Change an image's metadata."""
+        image = await self._mutable(ctx, image_id)
+        fields = self._validated_fields(ctx, fields, image_type, image)
+        if image_type is not None:
+            properties = {**properties, "type": image_type}
+        return await self._db(self.registry.update, image_id, fields, properties,
+                              purge_properties, remove_properties)
+
+    async def upload(self, ctx: RequestContext, image_id: str, chunks: AsyncIterator[bytes],
+                     store_name: str | None = None, expected_size: int | None = None,
+                     expected_checksum: str | None = None,
+                     failed_status: str = KILLED) -> Image:
+        """The upload pipeline, used by every way data comes in.
+
+        Claims the image (queued → saving), streams the chunks into the store while computing
+        MD5 and SHA-512 and enforcing the declared size and the size cap, verifies, and marks
+        the image active. On any failure the partial data is deleted and the image is set to
+        ``failed_status`` before the error propagates.
+        """
+        image = await self._mutable(ctx, image_id)
+        store = self._store(store_name or self.settings.default_store)
+        if image.status != QUEUED:
+            raise exception.Conflict("Cannot upload to an unqueued image")
+        if not image.disk_format:
+            raise exception.BadRequest("Disk format is not specified.")
+        if not image.container_format:
+            raise exception.BadRequest("Container format is not specified.")
+        if expected_checksum is not None and len(expected_checksum) > 32:
+            raise exception.BadRequest("Invalid checksum: an MD5 hex digest has 32 characters")
+        if expected_size is not None and expected_size > self.settings.image_size_cap:
+            raise exception.LimitExceeded(
+                f"Image size {expected_size} exceeds the limit of "
+                f"{self.settings.image_size_cap} bytes")
+        await self._db(self.registry.update, image_id, {"status": SAVING},
+                       expected_status=[QUEUED])
+        digest = _Digest()
+        try:
+            stored = await store.put(
+                image_id, self._verified(chunks, digest, expected_size, expected_checksum),
+                expected_size)
+        except BaseException as exc:
+            await asyncio.shield(self._fail_upload(image_id, None, store, failed_status))
+            if isinstance(exc, (ConnectionError, asyncio.IncompleteReadError)):
+                raise exception.BadRequest(
+                    "Upload failed: the client disconnected before sending all data") from exc
+            raise
+        try:
+            return await self._db(
+                self.registry.update, image_id,
+                {"status": ACTIVE, "size": stored.size, "checksum": digest.md5.hexdigest(),
+                 "os_hash_algo": "sha512", "os_hash_value": digest.sha512.hexdigest(),
+                 "store": store.name, "location": stored.key},
+                expected_status=[SAVING])
+        except BaseException:
+            # deleted (or killed) while we were saving: the bytes belong to nobody
+            await asyncio.shield(self._fail_upload(image_id, stored.key, store, failed_status))
+            raise
+
+    async def delete(self, ctx: RequestContext, image_id: str) -> None:
+        """Delete an image and its data (403 when protected)."""
+        image = await self._mutable(ctx, image_id)
+        if image.protected:
+            raise exception.Forbidden("Image is protected")
+        check_transition(image.status, DELETED)
+        await self._db(self.registry.update, image_id,
+                       {"status": DELETED, "deleted": True, "deleted_at": utcnow()},
+                       expected_status=[image.status])
+        await self._discard_data(image)
+
+    async def set_status(self, ctx: RequestContext, image_id: str, status: str) -> Image:
+        """Admin transitions such as active ↔ deactivated."""
+        if not ctx.is_admin:
+            raise exception.Forbidden("Only an administrator may change an image's status")
+        image = await self.get(ctx, image_id)
+        check_transition(image.status, status)
+        return await self._db(self.registry.update, image_id, {"status": status},
+                              expected_status=[image.status])
+
+    # -- members ----------------------------------------------------------------------------
+
+    async def members(self, ctx: RequestContext, image_id: str) -> list[Membership]:
+        await self.get(ctx, image_id)
+        return await self._db(self.registry.members, image_id)
+
+    async def shared_with(self, ctx: RequestContext, member_id: str) -> list[Membership]:
+        if not ctx.is_admin and member_id != ctx.owner:
+            return []
+        return await self._db(self.registry.shared_with, member_id)
+
+    async def set_member(self, ctx: RequestContext, image_id: str, member_id: str,
+                         can_share: bool | None) -> None:
+        await self._sharable(ctx, image_id)
+        await self._db(self.registry.set_member, image_id, member_id, can_share)
+
+    async def replace_members(self, ctx: RequestContext, image_id: str,
+                              members: dict[str, bool | None]) -> None:
+        await self._sharable(ctx, image_id)
+        await self._db(self.registry.replace_members, image_id, members)
+
+    async def delete_member(self, ctx: RequestContext, image_id: str, member_id: str) -> None:
+        await self._sharable(ctx, image_id)
+        await self._db(self.registry.delete_member, image_id, member_id)
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _store(self, name: str) -> Store:
+        store = self.stores.get(name)
+        if store is None:
+            raise exception.BadRequest(
+                f"Requested store {name} not available on this server "
+                f"(available: {', '.join(sorted(self.stores))})")
+        return store
+
+    def check_store(self, name: str) -> None:
+        """BadRequest unless this server has a store called ``name``."""
+        self._store(name)
+
+    async def _visible(self, ctx: RequestContext, image: Image) -> bool:
+        if ctx.is_admin or image.visibility in ("public", "community"):
+            return True
+        if ctx.owner is not None and image.owner == ctx.owner:
+            return True
+        if ctx.owner is None:
+            return False
+        members = await self._db(self.registry.members, image.id)
+        return any(m.member_id == ctx.owner for m in members)
+
+    async def _mutable(self, ctx: RequestContext, image_id: str) -> Image:
+        image = await self.get(ctx, image_id)
+        if not ctx.is_admin and (ctx.owner is None or image.owner != ctx.owner):
+            raise exception.Forbidden("Only the image's owner or an administrator may change it")
+        return image
+
+    async def _sharable(self, ctx: RequestContext, image_id: str) -> Image:
+        image = await self.get(ctx, image_id)
+        if ctx.is_admin or (ctx.owner is not None and image.owner == ctx.owner):
+            return image
+        members = await self._db(self.registry.members, image_id)
+        if any(m.member_id == ctx.owner and m.can_share for m in members):
+            return image
+        raise exception.NotFound(f"Image with identifier {image_id} not found")
+
+    def _validated_fields(self, ctx: RequestContext, fields: dict[str, Any],
+                          image_type: str | None, current: Image | None) -> dict[str, Any]:
+        unknown = set(fields) - SETTABLE_FIELDS
+        if unknown:
+            raise exception.BadRequest(f"Unknown image field(s): {', '.join(sorted(unknown))}")
+        fields = dict(fields)
+        name = fields.get("name")
+        if name is not None and len(name) > MAX_NAME_LENGTH:
+            raise exception.BadRequest(f"Image name too long: at most {MAX_NAME_LENGTH} characters")
+        if "visibility" in fields and fields["visibility"] not in VISIBILITIES:
+            raise exception.BadRequest(f"Invalid visibility {fields['visibility']!r}")
+        for key in ("min_ram", "min_disk"):
+            if key in fields and (not isinstance(fields[key], int) or fields[key] < 0):
+                raise exception.BadRequest(f"{key} must be a non-negative integer")
+        if "owner" in fields and not ctx.is_admin and fields["owner"] != (
+                current.owner if current else ctx.owner):
+            raise exception.Forbidden("Only an administrator may set an image's owner")
+        if fields.get("visibility") == "public" and not ctx.is_admin and (
+                current is None or current.visibility != "public"):
+            raise exception.Forbidden("Only an administrator may make an image public")
+        if "disk_format" in fields or "container_format" in fields or image_type is not None:
+            fields["disk_format"], fields["container_format"] = apply_format_rules(
+                fields.get("disk_format", current.disk_format if current else None),
+                fields.get("container_format", current.container_format if current else None),
+                image_type)
+        return fields
+
+    async def _verified(self, chunks: AsyncIterator[bytes], digest: "_Digest",
+                        expected_size: int | None,
+                        expected_checksum: str | None) -> AsyncIterator[bytes]:
+        """Pass chunks through, hashing each while the store writes it, enforcing sizes."""
+        cap = self.settings.image_size_cap
+        size = 0
+        pending: Awaitable[Any] | None = None
+        try:
+            async for chunk in chunks:
+                if pending is not None:
+                    await pending
+                    pending = None
+                size += len(chunk)
+                if expected_size is not None and size > expected_size:
+                    raise exception.BadRequest(
+                        f"Size mismatch: x-image-meta-size says {expected_size} bytes but the "
+                        f"body is longer")
+                if size > cap:
+                    raise exception.LimitExceeded(
+                        f"Image exceeds the size limit of {cap} bytes")
+                pending = digest.update(chunk)
+                yield chunk
+            if pending is not None:
+                await pending
+                pending = None
+        finally:
+            if pending is not None:
+                await asyncio.gather(pending, return_exceptions=True)
+        if expected_size is not None and size != expected_size:
+            raise exception.BadRequest(
+                f"Size mismatch: x-image-meta-size says {expected_size} bytes but the body has "
+                f"{size}")
+        if expected_checksum is not None and expected_checksum.lower() != digest.md5.hexdigest():
+            raise exception.BadRequest(
+                f"Checksum mismatch: x-image-meta-checksum says {expected_checksum} but the data's "
+                f"MD5 is {digest.md5.hexdigest()}")
+
+    async def _fail_upload(self, image_id: str, key: str | None, store: Store,
+                           failed_status: str) -> None:
+        try:
+            if key is not None:
+                await store.delete(key)
+        finally:
+            try:
+                await self._db(self.registry.update, image_id,
+                               {"status": failed_status, "store": None, "location": None},
+                               expected_status=[SAVING, ACTIVE])
+            except (exception.NotFound, exception.Conflict):
+                pass
+
+    async def _discard_data(self, image: Image) -> None:
+        if image.store is None or image.location is None:
+            return
+        store = self.stores.get(image.store)
+        if store is None:
+            LOG.error("image %s: its store %s is no longer configured; data left in place",
+                      image.id, image.store)
+            return
+        await store.delete(image.location)
+
+
+class _Digest:
+    """MD5 and SHA-512 of a stream, each updated in its own worker thread."""
+
+    def __init__(self) -> None:
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.sha512 = hashlib.sha512()
+
+    def update(self, chunk: bytes) -> Awaitable[Any]:
+        loop = asyncio.get_running_loop()
+        return asyncio.gather(loop.run_in_executor(None, self.md5.update, chunk),
+                              loop.run_in_executor(None, self.sha512.update, chunk))
