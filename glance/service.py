@@ -20,6 +20,7 @@ from glance.domain import (ACTIVE, DEACTIVATED, DELETED, KILLED, QUEUED, SAVING,
                            new_image_id, utcnow, validate_image_id, MAX_NAME_LENGTH)
 from glance.registry import Registry
 from glance.stores import Store
+from glance.stores.http import check_url
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -101,7 +102,11 @@ class ImageService:
         query.viewer = ctx.owner
         query.viewer_is_admin = ctx.is_admin
         if query.marker is not None:
-            await self.get(ctx, query.marker)  # an invisible marker is as unknown as a missing one
+            try:  # an invisible marker is as unknown as a missing one
+                await self.get(ctx, query.marker)
+            except exception.NotFound:
+                raise exception.BadRequest(
+                    f"Invalid marker {query.marker}: image could not be found") from None
         return await self._db(self.registry.list, query)
 
     async def download(self, ctx: RequestContext, image_id: str) -> Download:
@@ -155,20 +160,19 @@ class ImageService:
         """
         image = await self._mutable(ctx, image_id)
         store = self._store(store_name or self.settings.default_store)
+        if not store.writable:
+            raise exception.BadRequest(f"Store {store.name} is read-only")
         if image.status != QUEUED:
             raise exception.Conflict("Cannot upload to an unqueued image")
-        if not image.disk_format:
-            raise exception.BadRequest("Disk format is not specified.")
-        if not image.container_format:
-            raise exception.BadRequest("Container format is not specified.")
+        _require_formats(image)
         if expected_checksum is not None and len(expected_checksum) > 32:
             raise exception.BadRequest("Invalid checksum: an MD5 hex digest has 32 characters")
         if expected_size is not None and expected_size > self.settings.image_size_cap:
             raise exception.LimitExceeded(
                 f"Image size {expected_size} exceeds the limit of "
                 f"{self.settings.image_size_cap} bytes")
-        await self._db(self.registry.update, image_id, {"status": SAVING},
-                       expected_status=[QUEUED])
+        await self._db(self.registry.update, image_id,
+                       {"status": SAVING, "size": expected_size}, expected_status=[QUEUED])
         digest = _Digest()
         try:
             stored = await store.put(
@@ -191,6 +195,39 @@ class ImageService:
             # deleted (or killed) while we were saving: the bytes belong to nobody
             await asyncio.shield(self._fail_upload(image_id, stored.key, store, failed_status))
             raise
+
+    async def register_location(self, ctx: RequestContext, image_id: str, url: str) -> Image:
+        """Activate a queued image whose data already lives at an http(s) ``url``."""
+        image = await self._mutable(ctx, image_id)
+        if image.status != QUEUED:
+            raise exception.BadRequest(
+                "Attempted to update Location field for an image not in queued status.")
+        _require_formats(image)
+        store = self._http_store()
+        try:
+            stat = await store.stat(check_url(url))
+        except exception.NotFound as exc:
+            raise exception.BadRequest(f"Location {url} is not readable: {exc}") from None
+        return await self._db(
+            self.registry.update, image_id,
+            {"status": ACTIVE, "size": stat.size, "store": store.name, "location": url},
+            expected_status=[QUEUED])
+
+    async def copy_from(self, ctx: RequestContext, image_id: str, url: str,
+                        store_name: str | None = None, expected_size: int | None = None,
+                        expected_checksum: str | None = None) -> Image:
+        """Fetch the data of a queued image from an http(s) ``url`` through the pipeline."""
+        source = self._http_store().get(check_url(url))
+
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in source:
+                    yield chunk
+            except exception.NotFound as exc:
+                raise exception.BadRequest(f"Cannot copy from {url}: {exc}") from None
+
+        return await self.upload(ctx, image_id, chunks(), store_name, expected_size,
+                                 expected_checksum)
 
     async def delete(self, ctx: RequestContext, image_id: str) -> None:
         """Delete an image and its data (403 when protected)."""
@@ -246,6 +283,12 @@ class ImageService:
                 f"Requested store {name} not available on this server "
                 f"(available: {', '.join(sorted(self.stores))})")
         return store
+
+    def _http_store(self) -> Store:
+        for store in self.stores.values():
+            if store.driver == "http":
+                return store
+        raise exception.BadRequest("This server has no http store")
 
     def check_store(self, name: str) -> None:
         """BadRequest unless this server has a store called ``name``."""
@@ -362,6 +405,13 @@ class ImageService:
                       image.id, image.store)
             return
         await store.delete(image.location)
+
+
+def _require_formats(image: Image) -> None:
+    if not image.disk_format:
+        raise exception.BadRequest("Disk format is not specified.")
+    if not image.container_format:
+        raise exception.BadRequest("Container format is not specified.")
 
 
 class _Digest:

@@ -44,6 +44,7 @@ class Store(ABC):
     """
 
     driver: ClassVar[str]
+    writable: ClassVar[bool] = True
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -68,8 +69,16 @@ class Store(ABC):
         """Remove ``key``; True if something was removed, False if it was not there."""
 
     @abstractmethod
+    async def stat(self, key: str) -> StoredObject:
+        """Size of what is stored under ``key``. Raises StoreNotFound."""
+
     async def exists(self, key: str) -> bool:
         """Whether ``key`` is stored."""
+        try:
+            await self.stat(key)
+            return True
+        except StoreNotFound:
+            return False
 
     def local_path(self, key: str) -> str | None:
         """A local file holding ``key``'s bytes, for zero-copy sends; None if not local."""

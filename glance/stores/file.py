@@ -101,8 +101,11 @@ class FileStore(Store):
         except FileNotFoundError:
             return False
 
-    async def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
+    async def stat(self, key: str) -> StoredObject:
+        try:
+            return StoredObject(key=key, size=self._path(key).stat().st_size)
+        except FileNotFoundError:
+            raise StoreNotFound(f"{key} is not in store {self.name}") from None
 
     def local_path(self, key: str) -> str | None:
         return str(self._path(key))

@@ -12,6 +12,7 @@ from glance.api.util import base_url, context, service, settings
 from glance.api.v1.headers import (MetaHeaders, image_dict, image_headers, image_uri,
                                    parse_bool, parse_meta_headers, parse_nonnegative_int)
 from glance.common import exception
+from glance.stores.http import check_url
 from glance.domain import SORT_KEYS, Image, ImageQuery
 
 PREFIXES: tuple[str, ...] = ("", "/v1", "/v1.0", "/v1.1")
@@ -148,15 +149,29 @@ def _split_meta(meta: MetaHeaders) -> tuple[dict[str, Any], dict[str, Any]]:
     return fields, controls
 
 
-def _check_sources(request: web.Request, body: bool, controls: dict[str, Any]) -> None:
-    sources = [body, controls["location"] is not None,
-               "x-glance-api-copy-from" in request.headers]
-    if sum(sources) > 1:
+def _check_sources(request: web.Request, body: bool, controls: dict[str, Any]) -> str | None:
+    """400 unless at most one of body, location and copy-from is given; the copy-from URL."""
+    copy_from = request.headers.get("x-glance-api-copy-from")
+    for url in (controls["location"], copy_from):
+        if url is not None:
+            check_url(url)
+    if sum([body, controls["location"] is not None, copy_from is not None]) > 1:
         raise exception.BadRequest("It's invalid to provide multiple image sources.")
-    if not body and sum(sources):
-        raise exception.BadRequest(
-            "Registering external data (x-image-meta-location, x-glance-api-copy-from) is not "
-            "supported by this server yet; upload the data in the request body")
+    return copy_from
+
+
+async def _add_data(request: web.Request, image: Image, body: bool, copy_from: str | None,
+                    controls: dict[str, Any]) -> Image:
+    """Fill a queued image from whichever source the request names (if any)."""
+    svc, ctx = service(request), context(request)
+    if body:
+        return await _upload(request, image, controls)
+    if controls["location"] is not None:
+        return await svc.register_location(ctx, image.id, controls["location"])
+    if copy_from is not None:
+        return await svc.copy_from(ctx, image.id, copy_from, controls["store"],
+                                   controls["size"], controls["checksum"])
+    return image
 
 
 async def _upload(request: web.Request, image: Image, controls: dict[str, Any]) -> Image:
@@ -179,7 +194,7 @@ async def create(request: web.Request) -> web.Response:
     meta_headers = parse_meta_headers(request.headers)
     fields, controls = _split_meta(meta_headers)
     body = _check_body_type(request)
-    _check_sources(request, body, controls)
+    copy_from = _check_sources(request, body, controls)
     if controls["status"] not in (None, "queued"):
         raise exception.Forbidden("Attribute 'status' is read-only")
     svc = service(request)
@@ -187,8 +202,7 @@ async def create(request: web.Request) -> web.Response:
         svc.check_store(controls["store"])
     image = await svc.create(context(request), fields, meta_headers.properties,
                              image_id=controls["id"], image_type=controls["type"])
-    if body:
-        image = await _upload(request, image, controls)
+    image = await _add_data(request, image, body, copy_from, controls)
     return _image_response(request, image, 201)
 
 
@@ -200,7 +214,7 @@ async def update(request: web.Request) -> web.Response:
     meta_headers = parse_meta_headers(request.headers)
     fields, controls = _split_meta(meta_headers)
     body = _check_body_type(request)
-    _check_sources(request, body, controls)
+    copy_from = _check_sources(request, body, controls)
     if controls["id"] is not None and controls["id"] != current.id:
         raise exception.Forbidden("Attribute 'id' is read-only")
     if controls["status"] is not None and controls["status"] != current.status:
@@ -213,8 +227,7 @@ async def update(request: web.Request) -> web.Response:
         "x-glance-registry-purge-props", "true").strip().lower() != "false"
     image = await svc.update(ctx, image_id, fields, meta_headers.properties, purge,
                              image_type=controls["type"])
-    if body:
-        image = await _upload(request, image, controls)
+    image = await _add_data(request, image, body, copy_from, controls)
     return _image_response(request, image, 200)
 
 

@@ -1,0 +1,81 @@
+"""Read-only http(s) store: images registered by location, and the source of copy-from."""
+
+from __future__ import annotations
+
+from typing import AsyncIterator
+from urllib.parse import urlsplit
+
+import httpx
+
+from glance.common import exception
+from glance.stores.base import Store, StoredObject, StoreNotFound, StoreWriteError
+
+
+def check_url(url: str) -> str:
+    """Return ``url`` if it is an http(s) URL without credentials, else BadRequest."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise exception.BadRequest(f"Invalid location {url!r}: only http(s) URLs are accepted")
+    if parts.username or parts.password:
+        raise exception.BadRequest("A location must not carry credentials")
+    return url
+
+
+class HttpStore(Store):
+    """Keys are http(s) URLs. Nothing is ever written or deleted remotely."""
+
+    driver = "http"
+    writable = False
+
+    def __init__(self, name: str, timeout: float = 60.0, chunk_size: int = 1 << 20) -> None:
+        super().__init__(name)
+        self.chunk_size = chunk_size
+        self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=True)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def put(self, key: str, chunks: AsyncIterator[bytes],
+                  size_hint: int | None = None) -> StoredObject:
+        raise StoreWriteError(f"Store {self.name} is read-only")
+
+    async def get(self, key: str, offset: int = 0,
+                  length: int | None = None) -> AsyncIterator[bytes]:
+        headers = {}
+        if offset or length is not None:
+            end = "" if length is None else str(offset + length - 1)
+            headers["Range"] = f"bytes={offset}-{end}"
+        try:
+            async with self._client.stream("GET", check_url(key), headers=headers) as response:
+                if response.status_code == 404:
+                    raise StoreNotFound(f"{key} answered 404")
+                if response.status_code >= 400:
+                    raise StoreWriteError(f"{key} answered {response.status_code}")
+                skip = offset if (headers and response.status_code == 200) else 0
+                remaining = length
+                async for chunk in response.aiter_bytes(self.chunk_size):
+                    if skip:
+                        cut = min(skip, len(chunk))
+                        chunk, skip = chunk[cut:], skip - cut
+                    if remaining is not None:
+                        chunk = chunk[:remaining]
+                        remaining -= len(chunk)
+                    if chunk:
+                        yield chunk
+                    if remaining == 0:
+                        break
+        except httpx.HTTPError as exc:
+            raise StoreWriteError(f"Cannot read {key}: {exc}") from None
+
+    async def stat(self, key: str) -> StoredObject:
+        try:
+            response = await self._client.head(check_url(key))
+        except httpx.HTTPError as exc:
+            raise StoreNotFound(f"Cannot reach {key}: {exc}") from None
+        if response.status_code >= 400:
+            raise StoreNotFound(f"{key} answered {response.status_code}")
+        length = response.headers.get("Content-Length")
+        return StoredObject(key=key, size=int(length) if length and length.isdigit() else 0)
+
+    async def delete(self, key: str) -> bool:
+        return False  # the data is not ours to delete
