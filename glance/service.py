@@ -130,8 +130,9 @@ class ImageService:
         fields = self._validated_fields(ctx, fields, image_type, None)
         if image_type is not None:
             properties = {**properties, "type": image_type}
+        fields.setdefault("owner", ctx.owner)
         image = Image(id=validate_image_id(image_id) if image_id else new_image_id(),
-                      status=status, owner=ctx.owner, **fields)
+                      status=status, **fields)
         image.properties = dict(properties)
         return await self._db(self.registry.create, image)
 

@@ -62,7 +62,7 @@ def create_app(settings: Settings) -> web.Application:
 
 
 def server_args(settings: Settings) -> dict[str, int]:
-    """Parser limits for the HTTP server: our own middleware answers 431 beyond the budget."""
-    return {"max_line_size": settings.max_header_bytes + 1,
-            "max_field_size": settings.max_header_bytes + 1,
-            "max_headers": 1024}
+    """Parser limits of the HTTP server, well above the budget, so that our middleware (not
+    the parser) answers oversized requests with 431 and the JSON envelope."""
+    generous = max(16 * settings.max_header_bytes, 1 << 20)
+    return {"max_line_size": generous, "max_field_size": generous, "max_headers": 16384}

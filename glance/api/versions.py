@@ -32,6 +32,9 @@ async def versions(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/", multiple_choices, allow_head=False)
     app.router.add_get("/versions", versions, allow_head=False)
-    # any other version prefix (/v2 until it exists, /v9, /v1.2 …): the versions document
-    app.router.add_route("*", r"/{version:v\d+(\.\d+)?}/{rest:.*}", multiple_choices)
-    app.router.add_route("*", r"/{version:v\d+(\.\d+)?}", multiple_choices)
+    # any other version prefix (/v2 until it exists, /v9, /v1.2 …): the versions document;
+    # the prefixes we serve are excluded so their unknown paths get 404 and methods 405
+    served = r"(?!1(?:\.[01])?(?:/|$))"
+    app.router.add_route("*", r"/{version:v" + served + r"\d+(?:\.\d+)?}/{rest:.*}",
+                         multiple_choices)
+    app.router.add_route("*", r"/{version:v" + served + r"\d+(?:\.\d+)?}", multiple_choices)

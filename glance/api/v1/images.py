@@ -105,8 +105,8 @@ async def detail(request: web.Request) -> web.Response:
     return web.json_response({"images": [image_dict(i, base) for i in images]})
 
 
-async def detail_head(request: web.Request) -> web.Response:
-    raise web.HTTPMethodNotAllowed("HEAD", ["GET"])
+async def detail_other(request: web.Request) -> web.Response:
+    raise web.HTTPMethodNotAllowed(request.method, ["GET"])
 
 
 # -- one image --------------------------------------------------------------------------------
@@ -127,7 +127,7 @@ def _check_body_type(request: web.Request) -> bool:
     """Whether the request has image data; 400 unless it is application/octet-stream."""
     if not has_body(request):
         return False
-    if request.content_type != OCTET_STREAM:
+    if "Content-Type" not in request.headers or request.content_type != OCTET_STREAM:
         raise exception.BadRequest("Content-Type must be application/octet-stream")
     return True
 
@@ -137,6 +137,8 @@ def _split_meta(meta: MetaHeaders) -> tuple[dict[str, Any], dict[str, Any]]:
     fields = dict(meta.fields)
     controls = {key: fields.pop(key, None) for key in
                 ("id", "type", "size", "checksum", "store", "location", "status")}
+    if controls["type"] is None and "type" in meta.properties:
+        controls["type"] = meta.properties["type"]  # `type` is a property, validated as one
     if "is_public" in fields:
         is_public = fields.pop("is_public")
         if is_public is not None:
@@ -305,8 +307,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Routes are data: (path, {method: handler}) relative to each prefix.
 ROUTES: tuple[tuple[str, dict[str, Handler]], ...] = (
     ("", {"GET": index}),
+    ("/", {"GET": index}),
     ("/images", {"GET": index, "POST": create}),
-    ("/images/detail", {"GET": detail, "HEAD": detail_head}),
+    ("/images/detail", {"GET": detail, "*": detail_other}),
     ("/images/{image_id}", {"HEAD": meta, "GET": show, "PUT": update, "DELETE": delete}),
     ("/images/{image_id}/members", {"GET": members, "PUT": replace_members}),
     ("/images/{image_id}/members/{member_id}", {"PUT": add_member, "DELETE": delete_member}),
@@ -318,7 +321,7 @@ def add_routes(app: web.Application) -> None:
     """Serve v1 at the root and under /v1, /v1.0 and /v1.1."""
     for prefix in PREFIXES:
         for path, methods in ROUTES:
-            if not prefix and not path:
+            if not prefix and path in ("", "/"):
                 continue  # GET / is the versions document
             resource = app.router.add_resource(prefix + path)
             for method, handler in methods.items():
