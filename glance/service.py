@@ -20,6 +20,7 @@ from glance.domain import (ACTIVE, DEACTIVATED, DELETED, KILLED, QUEUED, SAVING,
                            new_image_id, utcnow, validate_image_id, MAX_NAME_LENGTH)
 from glance.registry import Registry
 from glance.stores import Store
+from glance.stores.base import Chunk
 from glance.stores.http import check_url
 
 LOG = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ class ImageService:
             raise exception.NotFound(f"Image with identifier {image_id} not found")
         return image
 
-    async def list(self, ctx: RequestContext, query: ImageQuery) -> list[Image]:
+    async def list_images(self, ctx: RequestContext, query: ImageQuery) -> list[Image]:
         """One page of the images the caller may see."""
         query.viewer = ctx.owner
         query.viewer_is_admin = ctx.is_admin
@@ -107,7 +108,7 @@ class ImageService:
             except exception.NotFound:
                 raise exception.BadRequest(
                     f"Invalid marker {query.marker}: image could not be found") from None
-        return await self._db(self.registry.list, query)
+        return await self._db(self.registry.list_images, query)
 
     async def download(self, ctx: RequestContext, image_id: str) -> Download:
         """Open an active image's bytes (403 when deactivated, 404 when not active)."""
@@ -148,7 +149,7 @@ class ImageService:
         return await self._db(self.registry.update, image_id, fields, properties,
                               purge_properties, remove_properties)
 
-    async def upload(self, ctx: RequestContext, image_id: str, chunks: AsyncIterator[bytes],
+    async def upload(self, ctx: RequestContext, image_id: str, chunks: AsyncIterator[Chunk],
                      store_name: str | None = None, expected_size: int | None = None,
                      expected_checksum: str | None = None,
                      failed_status: str = KILLED) -> Image:
@@ -347,9 +348,9 @@ class ImageService:
                 image_type)
         return fields
 
-    async def _verified(self, chunks: AsyncIterator[bytes], digest: "_Digest",
+    async def _verified(self, chunks: AsyncIterator[Chunk], digest: "_Digest",
                         expected_size: int | None,
-                        expected_checksum: str | None) -> AsyncIterator[bytes]:
+                        expected_checksum: str | None) -> AsyncIterator[Chunk]:
         """Pass chunks through, hashing each while the store writes it, enforcing sizes."""
         cap = self.settings.image_size_cap
         size = 0
@@ -422,7 +423,7 @@ class _Digest:
         self.md5 = hashlib.md5(usedforsecurity=False)
         self.sha512 = hashlib.sha512()
 
-    def update(self, chunk: bytes) -> Awaitable[Any]:
+    def update(self, chunk: Chunk) -> Awaitable[Any]:
         loop = asyncio.get_running_loop()
         return asyncio.gather(loop.run_in_executor(None, self.md5.update, chunk),
                               loop.run_in_executor(None, self.sha512.update, chunk))

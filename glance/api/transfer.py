@@ -17,7 +17,7 @@ from glance.service import Download
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
-async def body_chunks(request: web.Request, chunk_size: int) -> AsyncIterator[bytes]:
+async def body_chunks(request: web.Request, chunk_size: int) -> AsyncIterator[bytearray]:
     """The request body as chunks of about ``chunk_size`` bytes, never the whole body."""
     buffer = bytearray()
     content = request.content

@@ -29,7 +29,7 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
 
 async def serve(settings: Settings) -> None:
     app = create_app(settings)
-    runner = web.AppRunner(app, access_log=None, **server_args(settings))
+    runner = web.AppRunner(app, access_log=None, **server_args(settings))  # type: ignore[arg-type]
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, backlog=1024, reuse_address=True)
     await site.start()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import Engine, and_, delete, exists, false, insert, or_, select, true, update
+from sqlalchemy import Engine, and_, delete, exists, false, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -90,7 +90,7 @@ class Registry:
             session.refresh(row)
             return _row_to_image(row, self._properties(session, [image_id])[image_id])
 
-    def list(self, query: ImageQuery) -> list[Image]:
+    def list_images(self, query: ImageQuery) -> list[Image]:
         """One page of images matching ``query``, in its sort order."""
         with Session(self.engine) as session:
             stmt = select(ImageRow).where(*self._conditions(session, query))
@@ -131,14 +131,14 @@ class Registry:
         """Create the membership (can_share default False) or update its can_share."""
         now = utcnow()
         with Session(self.engine) as session, session.begin():
-            row = session.get(MemberRow, (image_id, member_id))
-            if row is None:
+            existing = session.get(MemberRow, (image_id, member_id))
+            if existing is None:
                 session.add(MemberRow(image_id=image_id, member=member_id,
                                       can_share=bool(can_share), status="pending",
                                       created_at=now, updated_at=now))
             elif can_share is not None:
-                row.can_share = can_share
-                row.updated_at = now
+                existing.can_share = can_share
+                existing.updated_at = now
 
     def replace_members(self, image_id: str, members: dict[str, bool | None]) -> None:
         """Make ``members`` the whole member list (None keeps an existing can_share)."""
@@ -146,9 +146,9 @@ class Registry:
         with Session(self.engine) as session, session.begin():
             existing = {row.member: row for row in session.scalars(
                 select(MemberRow).where(MemberRow.image_id == image_id))}
-            for member_id, row in existing.items():
+            for member_id, old in existing.items():
                 if member_id not in members:
-                    session.delete(row)
+                    session.delete(old)
             for member_id, can_share in members.items():
                 row = existing.get(member_id)
                 if row is None:
@@ -210,7 +210,7 @@ class Registry:
         elif query.is_public is False:
             conds.append(ImageRow.visibility != "public")
         if not query.viewer_is_admin:
-            visible = [ImageRow.visibility.in_(["public", "community"])]
+            visible: list[Any] = [ImageRow.visibility.in_(["public", "community"])]
             if query.viewer is not None:
                 visible.append(ImageRow.owner == query.viewer)
                 visible.append(exists().where(MemberRow.image_id == ImageRow.id,

@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import AsyncIterator, ClassVar
+from typing import AsyncIterator, ClassVar, TypeAlias
 
 from glance.common import exception
+
+Chunk: TypeAlias = bytes | bytearray  # what flows through an upload
 
 _KEY_RE = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,127}$")
 
@@ -56,7 +58,7 @@ class Store(ABC):
         """Release connections."""
 
     @abstractmethod
-    async def put(self, key: str, chunks: AsyncIterator[bytes],
+    async def put(self, key: str, chunks: AsyncIterator[Chunk],
                   size_hint: int | None = None) -> StoredObject:
         """Store the chunks under ``key`` atomically. Raises StoreWriteError."""
 

@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 from typing import AsyncIterator, Awaitable, TypeVar
 
-from glance.stores.base import Store, StoredObject, StoreNotFound, StoreWriteError, check_key
+from glance.stores.base import Chunk, Store, StoredObject, StoreNotFound, StoreWriteError, check_key
 
 LOG = logging.getLogger(__name__)
 PART_SUFFIX = ".part"
@@ -40,7 +40,7 @@ class FileStore(Store):
             raise StoreNotFound(f"Invalid key {key!r}")
         return path
 
-    async def put(self, key: str, chunks: AsyncIterator[bytes],
+    async def put(self, key: str, chunks: AsyncIterator[Chunk],
                   size_hint: int | None = None) -> StoredObject:
         final = self._path(key)
         part = self.directory / f"{key}.{uuid.uuid4().hex}{PART_SUFFIX}"
@@ -111,7 +111,7 @@ class FileStore(Store):
         return str(self._path(key))
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data: Chunk) -> None:
     view = memoryview(data)
     while view:
         written = os.write(fd, view)

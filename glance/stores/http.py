@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from glance.common import exception
-from glance.stores.base import Store, StoredObject, StoreNotFound, StoreWriteError
+from glance.stores.base import Chunk, Store, StoredObject, StoreNotFound, StoreWriteError
 
 
 def check_url(url: str) -> str:
@@ -35,7 +35,7 @@ class HttpStore(Store):
     async def close(self) -> None:
         await self._client.aclose()
 
-    async def put(self, key: str, chunks: AsyncIterator[bytes],
+    async def put(self, key: str, chunks: AsyncIterator[Chunk],
                   size_hint: int | None = None) -> StoredObject:
         raise StoreWriteError(f"Store {self.name} is read-only")
 

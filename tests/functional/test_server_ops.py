@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.conftest import free_port, start_server
 from tests.registry.conftest import postgres_database  # noqa: F401  (fixture)

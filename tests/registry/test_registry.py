@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import random
 from datetime import datetime, timedelta
 
@@ -13,7 +12,7 @@ from glance.common import exception
 from glance.domain import SORT_KEYS, Image, ImageQuery
 from glance.registry import Registry
 from glance.registry.engine import create_registry_engine
-from glance.registry.migrate import upgrade, upgrade_engine
+from glance.registry.migrate import upgrade
 
 
 def make(reg: Registry, image_id: str, **fields) -> Image:
@@ -106,7 +105,7 @@ def test_every_sort_key_pages_walk_each_image_once_in_order(registry: Registry,
         seen: list[str] = []
         marker = None
         for _ in range(len(images) + 2):  # bounded: a broken marker must not loop forever
-            page = registry.list(ImageQuery(sort_key=sort_key, sort_dir=sort_dir, limit=7,
+            page = registry.list_images(ImageQuery(sort_key=sort_key, sort_dir=sort_dir, limit=7,
                                             marker=marker))
             if not page:
                 break
@@ -119,7 +118,7 @@ def test_filters(registry: Registry) -> None:
     images = _catalogue(registry)
 
     def ids(**kw) -> set[str]:
-        return {im.id for im in registry.list(ImageQuery(limit=1000, **kw))}
+        return {im.id for im in registry.list_images(ImageQuery(limit=1000, **kw))}
 
     def expect(pred) -> set[str]:
         return {im.id for im in images if pred(im)}
@@ -141,9 +140,9 @@ def test_killed_and_deleted_hidden_unless_asked(registry: Registry) -> None:
     make(registry, "live", status="active")
     make(registry, "dead", status="killed")
     make(registry, "gone", status="deleted", deleted=True, updated_at=datetime(2030, 1, 1))
-    assert {im.id for im in registry.list(ImageQuery())} == {"live"}
-    assert {im.id for im in registry.list(ImageQuery(exact={"status": "killed"}))} == {"dead"}
-    since = {im.id for im in registry.list(ImageQuery(changes_since=datetime(2029, 1, 1)))}
+    assert {im.id for im in registry.list_images(ImageQuery())} == {"live"}
+    assert {im.id for im in registry.list_images(ImageQuery(exact={"status": "killed"}))} == {"dead"}
+    since = {im.id for im in registry.list_images(ImageQuery(changes_since=datetime(2029, 1, 1)))}
     assert since == {"gone"}
 
 
@@ -155,7 +154,7 @@ def test_visibility_for_non_admin_viewers(registry: Registry) -> None:
     registry.set_member("shared-with-me", "p1", None)
 
     def seen(viewer: str | None, admin: bool) -> set[str]:
-        return {im.id for im in registry.list(ImageQuery(viewer=viewer, viewer_is_admin=admin))}
+        return {im.id for im in registry.list_images(ImageQuery(viewer=viewer, viewer_is_admin=admin))}
 
     assert seen("p1", False) == {"pub", "mine", "shared-with-me"}
     assert seen("p2", False) == {"pub", "theirs", "shared-with-me"}
@@ -165,7 +164,7 @@ def test_visibility_for_non_admin_viewers(registry: Registry) -> None:
 
 def test_unknown_marker_is_bad_request(registry: Registry) -> None:
     with pytest.raises(exception.BadRequest):
-        registry.list(ImageQuery(marker="nope"))
+        registry.list_images(ImageQuery(marker="nope"))
 
 
 def test_members(registry: Registry) -> None:

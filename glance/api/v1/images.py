@@ -94,13 +94,13 @@ def _time_param(value: str, name: str) -> datetime:
 
 
 async def index(request: web.Request) -> web.Response:
-    images = await service(request).list(context(request), _parse_query(request))
+    images = await service(request).list_images(context(request), _parse_query(request))
     base = base_url(request)
     return web.json_response({"images": [image_dict(i, base, detail=False) for i in images]})
 
 
 async def detail(request: web.Request) -> web.Response:
-    images = await service(request).list(context(request), _parse_query(request))
+    images = await service(request).list_images(context(request), _parse_query(request))
     base = base_url(request)
     return web.json_response({"images": [image_dict(i, base) for i in images]})
 
