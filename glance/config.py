@@ -191,6 +191,8 @@ def flags_from_args(args: argparse.Namespace) -> dict[str, Any]:
 def _default_text(opt: Option) -> str:
     if opt.default is None:
         return "(see description)"
+    if isinstance(opt.default, bool):
+        return f"`{str(opt.default).lower()}`"
     return f"`{opt.default}`"
 
 

@@ -13,7 +13,7 @@ from glance.common import exception
 from glance.config import Settings
 from glance.registry import Registry
 from glance.registry.engine import create_registry_engine
-from glance.registry.migrate import upgrade_engine
+from glance.registry.migrate import is_current, upgrade_engine
 from glance.service import ImageService
 from glance.stores import build_stores
 
@@ -37,6 +37,10 @@ def build_service(settings: Settings) -> ImageService:
     engine = create_registry_engine(settings.resolved_database_url)
     if settings.auto_migrate:
         upgrade_engine(engine)
+    elif not is_current(engine):
+        engine.dispose()
+        raise SystemExit("glance-api: the registry schema is missing or out of date; run "
+                         "`glance db upgrade` (or start with --auto-migrate true)")
     return ImageService(settings, Registry(engine), build_stores(settings))
 
 

@@ -15,7 +15,8 @@ import os
 import stat
 import sys
 import time
-from typing import Any, BinaryIO, Callable, Iterable, Sequence, TextIO
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, BinaryIO, TextIO
 
 from glance import __version__
 from glance.client import Client
@@ -559,7 +560,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"glance {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def command(name: str, handler: Callable[..., int], help_text: str,
+    def command(name: str, handler: Callable[..., int] | None, help_text: str,
                 aliases: Sequence[str] = ()) -> argparse.ArgumentParser:
         p = sub.add_parser(name, parents=[common], help=help_text, description=help_text,
                            aliases=list(aliases))
@@ -613,7 +614,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("image", help="image id or URI")
     p.add_argument("member", help="project id")
 
-    db = command("db", None, "manage the registry database (run on the server's host)")  # type: ignore[arg-type]
+    db = command("db", None, "manage the registry database (run on the server's host)")
     db_sub = db.add_subparsers(dest="db_command", metavar="DB_COMMAND", required=True)
     p = db_sub.add_parser("upgrade", parents=[common], help="create or upgrade the schema",
                           description="Create or upgrade the registry schema, with the same "

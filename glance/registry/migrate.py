@@ -27,6 +27,16 @@ def upgrade_engine(engine: Engine, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
 
+def is_current(engine: Engine) -> bool:
+    """Whether the schema behind ``engine`` is at the newest revision."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision() == head
+
+
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Bring the schema at ``database_url`` up to ``revision``."""
     engine = create_registry_engine(database_url)
