@@ -96,6 +96,12 @@ def test_bad_configuration_stops_startup_with_a_message(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "nowhere" in result.stderr
     result = subprocess.run(
+        [sys.executable, "-m", "glance.cli.api", "--data-dir", str(tmp_path / "empty"),
+         "--auto-migrate", "false", "--port", str(free_port())],
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "glance db upgrade" in result.stderr
+    assert "Traceback" not in result.stderr
+    result = subprocess.run(
         [sys.executable, "-m", "glance.cli.api", "--port", "not-a-number"],
         capture_output=True, text=True, timeout=60)
     assert result.returncode != 0 and "port" in result.stderr
