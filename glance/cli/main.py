@@ -370,13 +370,7 @@ def cmd_add(client: Client, args: argparse.Namespace) -> int:
             data.close()
         if copy_from:
             client.close()
-    if args.json:
-        print_json(image)
-    else:
-        print(f"Added new image with ID: {image['id']}")
-        if args.verbose:
-            print(format_image(image, _uri(client, image)))
-    return 0
+    return _report(client, args, image, f"Added new image with ID: {image['id']}")
 
 
 def cmd_update(client: Client, args: argparse.Namespace) -> int:
@@ -390,10 +384,16 @@ def cmd_update(client: Client, args: argparse.Namespace) -> int:
     finally:
         if close and data is not None:
             data.close()
+    return _report(client, args, image, f"Updated image {image['id']}")
+
+
+def _report(client: Client, args: argparse.Namespace, image: dict[str, Any],
+            message: str) -> int:
+    """Print the outcome of add/update: JSON, or a line (and the image with --verbose)."""
     if args.json:
         print_json(image)
     else:
-        print(f"Updated image {image['id']}")
+        print(message)
         if args.verbose:
             print(format_image(image, _uri(client, image)))
     return 0
