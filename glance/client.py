@@ -483,6 +483,9 @@ def _error(response: httpx.Response) -> exception.GlanceException:
             message = response.text.strip() or None
         except httpx.ResponseNotRead:
             message = None
+    if message is None:  # HEAD answers carry no body: say at least what was asked for
+        message = f"{response.request.method} {response.request.url.path} answered " \
+                  f"{response.status_code} {response.reason_phrase}"
     exc = exception.from_status(response.status_code, message)
     if isinstance(exc, exception.LimitExceeded):
         retry = response.headers.get("retry-after", "")

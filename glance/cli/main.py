@@ -673,9 +673,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(exc))
     except exception.GlanceException as exc:
         message = " ".join(str(exc).split()) or type(exc).__name__
-        if (isinstance(exc, exception.NotFound) and hasattr(args, "image")
-                and exc.message == exception.NotFound.default_message):
-            message = f"No image with ID {args.image} was found"  # HEAD answers carry no text
         sys.stderr.write(f"glance: error: {message}\n")
         return 1
     except KeyboardInterrupt:
