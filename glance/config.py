@@ -81,6 +81,20 @@ OPTIONS: tuple[Option, ...] = (
     Option("chunk_size", int, 1048576, "Buffer size of uploads and downloads, in bytes."),
     Option("auto_migrate", _parse_bool, True,
            "Create or upgrade the registry schema on start (else run `glance db upgrade`)."),
+    Option("auth_mode", str, "noauth",
+           "Who is calling: `noauth` (development: everyone is admin unless X-Project-Id / "
+           "X-Roles headers say otherwise), `tokens` (static tokens of `tokens_file`) or "
+           "`keystone` (X-Auth-Token validated by `keystone_url`)."),
+    Option("tokens_file", str, None,
+           "JSON file of static tokens for auth_mode `tokens`, holding only SHA-256 hashes; "
+           "re-read when it changes. Add tokens with `glance token-add`."),
+    Option("keystone_url", str, None,
+           "Keystone v3 endpoint for auth_mode `keystone`, e.g. `http://keystone:5000/v3`."),
+    Option("keystone_service_token", str, None,
+           "Token glance uses to validate others' tokens (default: each token validates "
+           "itself)."),
+    Option("keystone_cache_seconds", float, 60.0,
+           "How long a validated Keystone token is trusted before it is checked again."),
     Option("log_level", str, "INFO", "Logging level: DEBUG, INFO, WARNING or ERROR."),
 )
 
@@ -106,6 +120,11 @@ class Settings:
     api_limit_max: int = 1000
     chunk_size: int = 1048576
     auto_migrate: bool = True
+    auth_mode: str = "noauth"
+    tokens_file: str | None = None
+    keystone_url: str | None = None
+    keystone_service_token: str | None = None
+    keystone_cache_seconds: float = 60.0
     log_level: str = "INFO"
 
     @property
@@ -127,8 +146,9 @@ def _coerce(opt: Option, value: Any, source: str) -> Any:
         return None
     if opt.type is _parse_bool and isinstance(value, bool):
         return value
-    if opt.type is int and isinstance(value, int) and not isinstance(value, bool):
-        return value
+    if opt.type in (int, float) and isinstance(value, (int, float)) and \
+            not isinstance(value, bool):
+        return opt.type(value)
     try:
         return opt.type(str(value))
     except ValueError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from glance.api import versions
-from glance.api.auth import context_middleware
+from glance.api.auth import AUTHENTICATOR_KEY, build_authenticator, context_middleware
 from glance.api.errors import Handler, error_middleware
 from glance.api.util import SERVICE_KEY, SETTINGS_KEY
 from glance.api.v1 import images as v1_images
@@ -50,12 +50,14 @@ def create_app(settings: Settings) -> web.Application:
         error_middleware, header_budget_middleware(settings.max_header_bytes),
         context_middleware])
     app[SETTINGS_KEY] = settings
+    app[AUTHENTICATOR_KEY] = build_authenticator(settings)
     app[SERVICE_KEY] = build_service(settings)
 
     async def on_startup(app: web.Application) -> None:
         await app[SERVICE_KEY].start()
 
     async def on_cleanup(app: web.Application) -> None:
+        await app[AUTHENTICATOR_KEY].close()
         await app[SERVICE_KEY].close()
 
     app.on_startup.append(on_startup)

@@ -1,26 +1,227 @@
-"""Builds the RequestContext of each request (noauth: development default)."""
+"""Builds the RequestContext of each request, by the auth mode chosen in config.
+
+- ``noauth`` (development default): everyone is admin, unless ``X-Project-Id`` /
+  ``X-Tenant-Id`` / ``X-Roles`` headers say who is calling.
+- ``tokens``: static tokens from a JSON file holding only their SHA-256 hashes, reloaded
+  when the file changes.
+- ``keystone``: ``X-Auth-Token`` validated against a Keystone v3 endpoint, with a short cache.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import secrets
+import tempfile
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
 from aiohttp import web
 
 from glance.api.errors import Handler
+from glance.common import exception
+from glance.config import Settings
 from glance.context import RequestContext
 
+AUTH_MODES: tuple[str, ...] = ("noauth", "tokens", "keystone")
+UNAUTHENTICATED_PATHS: frozenset[str] = frozenset({"/", "/versions"})
+AUTHENTICATOR_KEY: web.AppKey["Authenticator"] = web.AppKey("authenticator")
 
-def noauth_context(request: web.Request) -> RequestContext:
-    """Everyone is admin, unless X-Project-Id / X-Tenant-Id / X-Roles say who is calling."""
-    headers = request.headers
-    project = headers.get("X-Project-Id") or headers.get("X-Tenant-Id")
-    roles_header = headers.get("X-Roles")
-    if project is None and roles_header is None:
-        return RequestContext(is_admin=True, auth_token=headers.get("X-Auth-Token"))
-    roles = tuple(r.strip() for r in (roles_header or "").split(",") if r.strip())
-    return RequestContext(project_id=project, user_id=headers.get("X-User-Id"), roles=roles,
-                          is_admin="admin" in roles, auth_token=headers.get("X-Auth-Token"))
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Authenticator(ABC):
+    """Turns a request's credentials into a RequestContext, or raises NotAuthenticated."""
+
+    challenge: str = 'Token realm="glance"'
+
+    @abstractmethod
+    async def context(self, request: web.Request) -> RequestContext:
+        """The caller of ``request``."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
+    def _token(self, request: web.Request) -> str:
+        token = request.headers.get("X-Auth-Token", "").strip()
+        if not token:
+            raise exception.NotAuthenticated("This server requires an X-Auth-Token")
+        return token
+
+
+class NoAuth(Authenticator):
+    """Development mode: no credentials are checked."""
+
+    async def context(self, request: web.Request) -> RequestContext:
+        headers = request.headers
+        project = headers.get("X-Project-Id") or headers.get("X-Tenant-Id")
+        roles_header = headers.get("X-Roles")
+        token = headers.get("X-Auth-Token")
+        if project is None and roles_header is None:
+            return RequestContext(is_admin=True, auth_token=token)
+        roles = _split_roles(roles_header or "")
+        return RequestContext(project_id=project, user_id=headers.get("X-User-Id"), roles=roles,
+                              is_admin="admin" in roles, auth_token=token)
+
+
+@dataclass(frozen=True)
+class TokenEntry:
+    """One static token, as stored (never the token itself)."""
+
+    sha256: str
+    project: str
+    user: str
+    roles: tuple[str, ...]
+
+
+class StaticTokens(Authenticator):
+    """Tokens from a JSON file of SHA-256 hashes: ``{"tokens": [{"sha256", "project",
+    "user", "roles"}]}``. The file is re-read when its modification time or size changes."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._stamp: tuple[int, int] | None = None
+        self._entries: dict[str, TokenEntry] = {}
+        self._reload()
+
+    def _reload(self) -> None:
+        try:
+            stat = os.stat(self.path)
+        except OSError as exc:
+            raise SystemExit(f"glance-api: cannot read tokens_file {self.path}: "
+                             f"{exc.strerror}") from None
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        if stamp == self._stamp:
+            return
+        self._entries = {e.sha256: e for e in read_tokens_file(self.path)}
+        self._stamp = stamp
+
+    async def context(self, request: web.Request) -> RequestContext:
+        token = self._token(request)
+        self._reload()
+        entry = self._entries.get(token_hash(token))
+        if entry is None:
+            raise exception.NotAuthenticated("The X-Auth-Token is not valid")
+        return RequestContext(project_id=entry.project, user_id=entry.user, roles=entry.roles,
+                              is_admin="admin" in entry.roles, auth_token=token)
+
+
+class KeystoneAuth(Authenticator):
+    """Validates tokens with ``GET /v3/auth/tokens`` and caches answers briefly."""
+
+    def __init__(self, url: str, cache_seconds: float, service_token: str | None) -> None:
+        self.url = url.rstrip("/")
+        self.cache_seconds = cache_seconds
+        self.service_token = service_token
+        self.challenge = f'Keystone uri="{self.url}"'
+        self._client = httpx.AsyncClient(timeout=10)
+        self._cache: dict[str, tuple[float, RequestContext]] = {}
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def context(self, request: web.Request) -> RequestContext:
+        token = self._token(request)
+        key = token_hash(token)
+        now = time.monotonic()
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        ctx = await self._validate(token)
+        if len(self._cache) > 10000:
+            self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
+        self._cache[key] = (now + self.cache_seconds, ctx)
+        return ctx
+
+    async def _validate(self, token: str) -> RequestContext:
+        url = self.url if self.url.endswith("/v3") else self.url + "/v3"
+        try:
+            response = await self._client.get(url + "/auth/tokens", headers={
+                "X-Auth-Token": self.service_token or token, "X-Subject-Token": token})
+        except httpx.HTTPError as exc:
+            raise exception.ServiceUnavailable(f"Keystone is unreachable: {exc}") from None
+        if response.status_code in (401, 403, 404):
+            raise exception.NotAuthenticated("The X-Auth-Token is not valid")
+        if response.status_code != 200:
+            raise exception.ServiceUnavailable(
+                f"Keystone answered {response.status_code} while validating a token")
+        body: dict[str, Any] = response.json().get("token", {})
+        roles = tuple(r["name"] for r in body.get("roles", []) if "name" in r)
+        project = (body.get("project") or {}).get("id")
+        user = (body.get("user") or {}).get("id")
+        return RequestContext(project_id=project, user_id=user, roles=roles,
+                              is_admin="admin" in roles, auth_token=token)
+
+
+def build_authenticator(settings: Settings) -> Authenticator:
+    """The authenticator of ``settings.auth_mode``; a bad setting stops start-up."""
+    if settings.auth_mode == "noauth":
+        return NoAuth()
+    if settings.auth_mode == "tokens":
+        if not settings.tokens_file:
+            raise SystemExit("glance-api: auth_mode tokens needs tokens_file")
+        return StaticTokens(settings.tokens_file)
+    if settings.auth_mode == "keystone":
+        if not settings.keystone_url:
+            raise SystemExit("glance-api: auth_mode keystone needs keystone_url")
+        return KeystoneAuth(settings.keystone_url, settings.keystone_cache_seconds,
+                            settings.keystone_service_token)
+    raise SystemExit(f"glance-api: unknown auth_mode {settings.auth_mode!r} "
+                     f"(choose one of {', '.join(AUTH_MODES)})")
 
 
 @web.middleware
 async def context_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    request["context"] = noauth_context(request)
+    """Build the request's context; 401 with a challenge when credentials are missing or bad."""
+    authenticator = request.app[AUTHENTICATOR_KEY]
+    if request.path in UNAUTHENTICATED_PATHS:
+        request["context"] = RequestContext()
+        return await handler(request)
+    try:
+        request["context"] = await authenticator.context(request)
+    except exception.NotAuthenticated as exc:
+        exc.headers = {"WWW-Authenticate": authenticator.challenge}  # type: ignore[attr-defined]
+        raise
     return await handler(request)
+
+
+def _split_roles(text: str) -> tuple[str, ...]:
+    return tuple(r.strip() for r in text.split(",") if r.strip())
+
+
+# -- the tokens file ------------------------------------------------------------------------
+
+def read_tokens_file(path: str) -> list[TokenEntry]:
+    """Entries of a tokens file (an absent file has none)."""
+    try:
+        data = json.loads(Path(path).read_text() or "{}")
+    except FileNotFoundError:
+        return []
+    except ValueError as exc:
+        raise SystemExit(f"glance: tokens file {path} is not valid JSON: {exc}") from None
+    return [TokenEntry(sha256=e["sha256"], project=e["project"], user=e.get("user", ""),
+                       roles=tuple(e.get("roles", ()))) for e in data.get("tokens", [])]
+
+
+def add_token(path: str, project: str, user: str, roles: tuple[str, ...]) -> str:
+    """Create a random token for (project, user, roles); store its hash; return the token."""
+    token = secrets.token_urlsafe(32)
+    entries = read_tokens_file(path)
+    entries.append(TokenEntry(token_hash(token), project, user, roles))
+    document = {"tokens": [{"sha256": e.sha256, "project": e.project, "user": e.user,
+                            "roles": list(e.roles)} for e in entries]}
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=directory, prefix=".tokens-")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(document, fh, indent=2)
+    os.chmod(temp, 0o600)
+    os.replace(temp, path)
+    return token

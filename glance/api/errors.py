@@ -52,7 +52,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except exception.GlanceException as exc:
         status, title = status_of(exc)
-        headers = {}
+        headers = dict(getattr(exc, "headers", None) or {})
         if isinstance(exc, exception.LimitExceeded) and exc.retry_after:
             headers["Retry-After"] = str(exc.retry_after)
         if status >= 500:

@@ -509,6 +509,20 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_token_add(args: argparse.Namespace) -> int:
+    """Print a new random token; only its SHA-256 hash is written to the tokens file."""
+    from glance.api.auth import add_token
+
+    roles = tuple(r.strip() for r in args.roles.split(",") if r.strip())
+    token = add_token(args.tokens_file, args.project, args.user, roles)
+    if args.json:
+        print_json({"token": token, "project": args.project, "user": args.user,
+                    "roles": list(roles)})
+    else:
+        print(token)
+    return 0
+
+
 # -- parser ---------------------------------------------------------------------------------
 
 def _global_options(parser: argparse.ArgumentParser) -> None:
@@ -624,6 +638,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="FILE", help="TOML config file (or GLANCE_CONFIG)")
     p.add_argument("--data-dir", help="data directory (the SQLite registry lives here)")
     p.add_argument("--database-url", help="SQLAlchemy URL of the registry database")
+
+    p = command("token-add", cmd_token_add,
+                "create a static token for auth_mode tokens (run on the server's host)")
+    p.set_defaults(needs_client=False)
+    p.add_argument("--tokens-file", required=True, help="the server's tokens_file")
+    p.add_argument("--project", required=True, help="project the token acts for")
+    p.add_argument("--user", default="", help="user id recorded with the token")
+    p.add_argument("--roles", default="", help="comma-separated roles (admin: administrator)")
     return parser
 
 
