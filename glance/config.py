@@ -76,6 +76,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("max_json_body_bytes", int, 1048576, "Largest JSON request body accepted (413 beyond)."),
     Option("image_size_cap", int, 1099511627776,
            "Largest image accepted, in bytes (413 beyond, checked while streaming)."),
+    Option("project_image_quota", int, -1,
+           "Most images one project may own (not counting deleted or killed ones); creating "
+           "one more is 413. -1: no limit."),
+    Option("project_storage_quota", int, -1,
+           "Most bytes of image data one project may store; an upload that would cross it is "
+           "stopped while streaming, cleaned up and answered 413. -1: no limit."),
     Option("limit_param_default", int, 25, "Page size of image lists when no `limit` is given."),
     Option("api_limit_max", int, 1000, "Largest page size a list request may ask for."),
     Option("chunk_size", int, 1048576, "Buffer size of uploads and downloads, in bytes."),
@@ -116,6 +122,8 @@ class Settings:
     max_header_bytes: int = 65536
     max_json_body_bytes: int = 1048576
     image_size_cap: int = 1099511627776
+    project_image_quota: int = -1
+    project_storage_quota: int = -1
     limit_param_default: int = 25
     api_limit_max: int = 1000
     chunk_size: int = 1048576

@@ -132,6 +132,12 @@ class ImageService:
         if image_type is not None:
             properties = {**properties, "type": image_type}
         fields.setdefault("owner", ctx.owner)
+        quota = self.settings.project_image_quota
+        if quota >= 0 and fields["owner"] is not None:
+            count, _ = await self._db(self.registry.usage, fields["owner"])
+            if count >= quota:
+                raise exception.LimitExceeded(
+                    f"Project {fields['owner']} already has {count} images, its quota")
         image = Image(id=validate_image_id(image_id) if image_id else new_image_id(),
                       status=status, **fields)
         image.properties = dict(properties)
@@ -169,16 +175,15 @@ class ImageService:
         _require_formats(image)
         if expected_checksum is not None and len(expected_checksum) > 32:
             raise exception.BadRequest("Invalid checksum: an MD5 hex digest has 32 characters")
-        if expected_size is not None and expected_size > self.settings.image_size_cap:
-            raise exception.LimitExceeded(
-                f"Image size {expected_size} exceeds the limit of "
-                f"{self.settings.image_size_cap} bytes")
+        limit = await self._size_limit(image)
+        if expected_size is not None and expected_size > limit.bytes:
+            raise exception.LimitExceeded(f"Image size {expected_size} exceeds {limit.reason}")
         await self._db(self.registry.update, image_id,
                        {"status": SAVING, "size": expected_size}, expected_status=[QUEUED])
         digest = _Digest()
         try:
             stored = await store.put(
-                image_id, self._verified(chunks, digest, expected_size, expected_checksum),
+                image_id, self._verified(chunks, digest, expected_size, expected_checksum, limit),
                 expected_size)
         except BaseException as exc:
             await asyncio.shield(self._fail_upload(image_id, None, store, failed_status))
@@ -348,11 +353,23 @@ class ImageService:
                 image_type)
         return fields
 
-    async def _verified(self, chunks: AsyncIterator[Chunk], digest: "_Digest",
-                        expected_size: int | None,
-                        expected_checksum: str | None) -> AsyncIterator[Chunk]:
-        """Pass chunks through, hashing each while the store writes it, enforcing sizes."""
+    async def _size_limit(self, image: Image) -> "_Limit":
+        """The most bytes this upload may bring: the size cap or the owner's quota left."""
         cap = self.settings.image_size_cap
+        limit = _Limit(cap, f"the size limit of {cap} bytes")
+        quota = self.settings.project_storage_quota
+        if quota >= 0 and image.owner is not None:
+            _, used = await self._db(self.registry.usage, image.owner, image.id)
+            if quota - used < limit.bytes:
+                limit = _Limit(max(quota - used, 0),
+                               f"project {image.owner}'s storage quota of {quota} bytes "
+                               f"({used} already used)")
+        return limit
+
+    async def _verified(self, chunks: AsyncIterator[Chunk], digest: "_Digest",
+                        expected_size: int | None, expected_checksum: str | None,
+                        limit: "_Limit") -> AsyncIterator[Chunk]:
+        """Pass chunks through, hashing each while the store writes it, enforcing sizes."""
         size = 0
         pending: Awaitable[Any] | None = None
         try:
@@ -365,9 +382,8 @@ class ImageService:
                     raise exception.BadRequest(
                         f"Size mismatch: x-image-meta-size says {expected_size} bytes but the "
                         f"body is longer")
-                if size > cap:
-                    raise exception.LimitExceeded(
-                        f"Image exceeds the size limit of {cap} bytes")
+                if size > limit.bytes:
+                    raise exception.LimitExceeded(f"Image data exceeds {limit.reason}")
                 pending = digest.update(chunk)
                 yield chunk
             if pending is not None:
@@ -414,6 +430,14 @@ def _require_formats(image: Image) -> None:
         raise exception.BadRequest("Disk format is not specified.")
     if not image.container_format:
         raise exception.BadRequest("Container format is not specified.")
+
+
+@dataclass(frozen=True)
+class _Limit:
+    """An upper bound on an upload's size and why it exists."""
+
+    bytes: int
+    reason: str
 
 
 class _Digest:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import Engine, and_, delete, exists, false, insert, or_, select, update
+from sqlalchemy import Engine, and_, delete, exists, false, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -102,6 +102,16 @@ class Registry:
             rows = list(session.scalars(stmt.limit(query.limit)))
             props = self._properties(session, [row.id for row in rows])
             return [_row_to_image(row, props[row.id]) for row in rows]
+
+    def usage(self, owner: str, exclude: str | None = None) -> tuple[int, int]:
+        """``(images, bytes)`` a project holds: its non-deleted, non-killed images."""
+        with Session(self.engine) as session:
+            stmt = select(func.count(), func.coalesce(func.sum(ImageRow.size), 0)).where(
+                ImageRow.owner == owner, ImageRow.deleted == false(), ImageRow.status != KILLED)
+            if exclude is not None:
+                stmt = stmt.where(ImageRow.id != exclude)
+            count, total = session.execute(stmt).one()
+            return int(count or 0), int(total or 0)
 
     def ids_in_status(self, status: str) -> list[Image]:
         """Every non-deleted image in ``status`` (used to reconcile after a crash)."""

@@ -218,3 +218,67 @@ def test_keystone_answers_are_cached(keystone) -> None:
     for _ in range(5):
         assert call(server, "GET", "/v1/images", "tok-cached").status_code == 200
     assert FakeKeystone.calls.count("tok-cached") == 1
+
+
+# -- quotas -----------------------------------------------------------------------------------
+
+@pytest.fixture
+def quota_server(tmp_path: Path) -> Iterator[RunningServer]:
+    server = start_server(tmp_path / "data", ["--project-image-quota", "3",
+                                              "--project-storage-quota", str(10 * 1024 * 1024)])
+    yield server
+    server.stop()
+
+
+def as_project(project: str) -> dict[str, str]:
+    return {"X-Project-Id": project, "X-Roles": "member"}
+
+
+def upload_as(server: RunningServer, project: str, data: bytes, **headers: str) -> httpx.Response:
+    return httpx.post(server.url + "/v1/images", content=data, timeout=60, headers={
+        **as_project(project), **RAW, "x-image-meta-name": "q",
+        "Content-Type": "application/octet-stream", **headers})
+
+
+def test_image_count_quota_at_the_boundary(quota_server: RunningServer) -> None:
+    for _ in range(3):
+        response = httpx.post(quota_server.url + "/v1/images", headers=as_project("qa"))
+        assert response.status_code == 201
+    response = httpx.post(quota_server.url + "/v1/images", headers=as_project("qa"))
+    assert response.status_code == 413
+    assert "quota" in response.json()["error"]["message"]
+    # another project has its own count
+    assert httpx.post(quota_server.url + "/v1/images",
+                      headers=as_project("qb")).status_code == 201
+
+
+def test_storage_quota_exactly_full_then_one_byte_over(quota_server: RunningServer) -> None:
+    quota = 10 * 1024 * 1024
+    first = upload_as(quota_server, "qs", b"a" * (quota - 1024))
+    assert first.status_code == 201
+    exact = upload_as(quota_server, "qs", b"b" * 1024)
+    assert exact.status_code == 201  # exactly at the quota is allowed
+    over = upload_as(quota_server, "qs", b"c")
+    assert over.status_code == 413
+    # nothing of the refused upload is left: two files in the store, the third image killed
+    assert len(quota_server.stored_files()) == 2
+    killed = httpx.get(quota_server.url + "/v1/images/detail?status=killed",
+                       headers=as_project("qs")).json()["images"]
+    assert len(killed) == 1
+
+
+def test_storage_quota_stops_a_streaming_upload(quota_server: RunningServer) -> None:
+    sent = 0
+
+    def body():  # chunked, no size declared: the server must stop it while streaming
+        nonlocal sent
+        for _ in range(40):
+            sent += 1 << 20
+            yield b"x" * (1 << 20)
+
+    response = httpx.post(quota_server.url + "/v1/images", content=body(), timeout=60, headers={
+        **as_project("qt"), **RAW, "Content-Type": "application/octet-stream"})
+    assert response.status_code == 413
+    assert quota_server.stored_files() == []
+    declared = upload_as(quota_server, "qt", b"x" * 10, **{"x-image-meta-size": str(11 << 20)})
+    assert declared.status_code == 413  # a declared size over the quota is refused up front
