@@ -15,9 +15,10 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, TypeVar
 from glance.common import exception
 from glance.config import Settings
 from glance.context import RequestContext
-from glance.domain import (ACTIVE, DEACTIVATED, DELETED, KILLED, QUEUED, SAVING, VISIBILITIES,
-                           Image, ImageQuery, Membership, apply_format_rules, check_transition,
-                           new_image_id, utcnow, validate_image_id, MAX_NAME_LENGTH)
+from glance.domain import (ACTIVE, DEACTIVATED, DELETED, KILLED, MEMBER_STATUSES, QUEUED, SAVING,
+                           VISIBILITIES, Image, ImageQuery, Membership, apply_format_rules,
+                           check_transition, new_image_id, utcnow, validate_image_id,
+                           MAX_NAME_LENGTH)
 from glance.registry import Registry
 from glance.stores import Store
 from glance.stores.base import Chunk
@@ -29,7 +30,8 @@ T = TypeVar("T")
 # Fields a caller may set on create or update (the API translates its own names to these).
 SETTABLE_FIELDS: frozenset[str] = frozenset({
     "name", "disk_format", "container_format", "visibility", "protected", "min_ram",
-    "min_disk", "owner"})
+    "min_disk", "owner", "os_hidden", "tags"})
+MAX_TAG_LENGTH = 255
 
 
 @dataclass(frozen=True)
@@ -110,13 +112,20 @@ class ImageService:
                     f"Invalid marker {query.marker}: image could not be found") from None
         return await self._db(self.registry.list_images, query)
 
-    async def download(self, ctx: RequestContext, image_id: str) -> Download:
-        """Open an active image's bytes (403 when deactivated, 404 when not active)."""
+    async def download(self, ctx: RequestContext, image_id: str,
+                       allow_empty: bool = False) -> Download:
+        """Open an active image's bytes (403 when deactivated).
+
+        An image without data (not active yet) is NotFound, or with ``allow_empty`` a
+        Download whose store is None.
+        """
         image = await self.get(ctx, image_id)
         if image.status == DEACTIVATED and not ctx.is_admin:
             raise exception.Forbidden("The requested image has been deactivated. "
                                       "Image data download is forbidden.")
         if image.status not in (ACTIVE, DEACTIVATED):
+            if allow_empty:
+                return Download(image, None)
             raise exception.NotFound(f"Image {image_id} is not active")
         if image.store is None or image.location is None or not image.size:
             return Download(image, None)
@@ -152,10 +161,10 @@ class ImageService:
     async def upload(self, ctx: RequestContext, image_id: str, chunks: AsyncIterator[Chunk],
                      store_name: str | None = None, expected_size: int | None = None,
                      expected_checksum: str | None = None,
-                     failed_status: str = KILLED) -> Image:
+                     failed_status: str = KILLED, from_status: str = QUEUED) -> Image:
         """The upload pipeline, used by every way data comes in.
 
-        Claims the image (queued → saving), streams the chunks into the store while computing
+        Claims the image (``from_status`` → saving), streams the chunks into the store while computing
         MD5 and SHA-512 and enforcing the declared size and the size cap, verifies, and marks
         the image active. On any failure the partial data is deleted and the image is set to
         ``failed_status`` before the error propagates.
@@ -164,8 +173,9 @@ class ImageService:
         store = self._store(store_name or self.settings.default_store)
         if not store.writable:
             raise exception.BadRequest(f"Store {store.name} is read-only")
-        if image.status != QUEUED:
-            raise exception.Conflict("Cannot upload to an unqueued image")
+        if image.status != from_status:
+            raise exception.Conflict(
+                f"Cannot upload to an image that is {image.status} (it must be {from_status})")
         _require_formats(image)
         if expected_checksum is not None and len(expected_checksum) > 32:
             raise exception.BadRequest("Invalid checksum: an MD5 hex digest has 32 characters")
@@ -174,7 +184,7 @@ class ImageService:
                 f"Image size {expected_size} exceeds the limit of "
                 f"{self.settings.image_size_cap} bytes")
         await self._db(self.registry.update, image_id,
-                       {"status": SAVING, "size": expected_size}, expected_status=[QUEUED])
+                       {"status": SAVING, "size": expected_size}, expected_status=[from_status])
         digest = _Digest()
         try:
             stored = await store.put(
@@ -242,6 +252,39 @@ class ImageService:
                        expected_status=[image.status])
         await self._discard_data(image)
 
+    async def deactivate(self, ctx: RequestContext, image_id: str) -> Image:
+        """active → deactivated (no-op when deactivated; 403 from any other status)."""
+        image = await self._mutable(ctx, image_id)
+        if image.status == DEACTIVATED:
+            return image
+        if image.status != ACTIVE:
+            raise exception.Forbidden(f"Cannot deactivate an image that is {image.status}")
+        return await self._db(self.registry.update, image_id, {"status": DEACTIVATED},
+                              expected_status=[ACTIVE])
+
+    async def reactivate(self, ctx: RequestContext, image_id: str) -> Image:
+        """deactivated → active (no-op when active; 403 from any other status)."""
+        image = await self._mutable(ctx, image_id)
+        if image.status == ACTIVE:
+            return image
+        if image.status != DEACTIVATED:
+            raise exception.Forbidden(f"Cannot reactivate an image that is {image.status}")
+        return await self._db(self.registry.update, image_id, {"status": ACTIVE},
+                              expected_status=[DEACTIVATED])
+
+    async def add_tag(self, ctx: RequestContext, image_id: str, tag: str) -> Image:
+        image = await self._mutable(ctx, image_id)
+        if tag in image.tags:
+            return image
+        return await self.update(ctx, image_id, {"tags": [*image.tags, tag]}, {}, False)
+
+    async def remove_tag(self, ctx: RequestContext, image_id: str, tag: str) -> Image:
+        image = await self._mutable(ctx, image_id)
+        if tag not in image.tags:
+            raise exception.NotFound(f"Tag {tag} not found on image {image_id}")
+        return await self.update(ctx, image_id,
+                                 {"tags": [t for t in image.tags if t != tag]}, {}, False)
+
     async def set_status(self, ctx: RequestContext, image_id: str, status: str) -> Image:
         """Admin transitions such as active ↔ deactivated."""
         if not ctx.is_admin:
@@ -275,6 +318,54 @@ class ImageService:
     async def delete_member(self, ctx: RequestContext, image_id: str, member_id: str) -> None:
         await self._sharable(ctx, image_id)
         await self._db(self.registry.delete_member, image_id, member_id)
+
+    # v2 members: only shared images have them; they accept or reject the share
+
+    async def member_list(self, ctx: RequestContext, image_id: str) -> list[Membership]:
+        """The owner sees every member, a member sees itself."""
+        image = await self._shared(ctx, image_id)
+        members = await self._db(self.registry.members, image.id)
+        if ctx.is_admin or image.owner == ctx.owner:
+            return members
+        return [m for m in members if m.member_id == ctx.owner]
+
+    async def get_member(self, ctx: RequestContext, image_id: str,
+                         member_id: str) -> Membership:
+        image = await self._shared(ctx, image_id)
+        if not ctx.is_admin and image.owner != ctx.owner and member_id != ctx.owner:
+            raise exception.NotFound(f"{member_id} is not a member of image {image_id}")
+        return await self._db(self.registry.member, image_id, member_id)
+
+    async def add_member(self, ctx: RequestContext, image_id: str, member_id: str) -> Membership:
+        """A new pending member (owner or admin only; 409 if already a member)."""
+        await self._mutable(ctx, image_id)
+        await self._shared(ctx, image_id)
+        if not isinstance(member_id, str) or not member_id or len(member_id) > 255:
+            raise exception.BadRequest("A member must be a project id of 1 to 255 characters")
+        return await self._db(self.registry.add_member, image_id, member_id)
+
+    async def set_member_status(self, ctx: RequestContext, image_id: str, member_id: str,
+                                status: str) -> Membership:
+        """The member (or an admin) accepts, rejects or resets its membership."""
+        await self._shared(ctx, image_id)
+        if status not in MEMBER_STATUSES:
+            raise exception.BadRequest(
+                f"Invalid member status {status!r}: must be one of {', '.join(MEMBER_STATUSES)}")
+        if not ctx.is_admin and member_id != ctx.owner:
+            raise exception.Forbidden("Only the member itself may change its status")
+        return await self._db(self.registry.set_member_status, image_id, member_id, status)
+
+    async def remove_member(self, ctx: RequestContext, image_id: str, member_id: str) -> None:
+        await self._mutable(ctx, image_id)
+        await self._shared(ctx, image_id)
+        await self._db(self.registry.member, image_id, member_id)
+        await self._db(self.registry.delete_member, image_id, member_id)
+
+    async def _shared(self, ctx: RequestContext, image_id: str) -> Image:
+        image = await self.get(ctx, image_id)
+        if image.visibility != "shared":
+            raise exception.Forbidden("Only shared images have members.")
+        return image
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -327,14 +418,28 @@ class ImageService:
         if unknown:
             raise exception.BadRequest(f"Unknown image field(s): {', '.join(sorted(unknown))}")
         fields = dict(fields)
+        for key in ("name", "owner"):
+            if fields.get(key) is not None and not isinstance(fields[key], str):
+                raise exception.BadRequest(f"{key} must be a string or null")
         name = fields.get("name")
         if name is not None and len(name) > MAX_NAME_LENGTH:
             raise exception.BadRequest(f"Image name too long: at most {MAX_NAME_LENGTH} characters")
         if "visibility" in fields and fields["visibility"] not in VISIBILITIES:
             raise exception.BadRequest(f"Invalid visibility {fields['visibility']!r}")
         for key in ("min_ram", "min_disk"):
-            if key in fields and (not isinstance(fields[key], int) or fields[key] < 0):
+            if key in fields and (not isinstance(fields[key], int) or
+                                  isinstance(fields[key], bool) or fields[key] < 0):
                 raise exception.BadRequest(f"{key} must be a non-negative integer")
+        for key in ("protected", "os_hidden"):
+            if key in fields and not isinstance(fields[key], bool):
+                raise exception.BadRequest(f"{key} must be true or false")
+        if "tags" in fields:
+            tags = fields["tags"]
+            if not isinstance(tags, list) or not all(
+                    isinstance(t, str) and 0 < len(t) <= MAX_TAG_LENGTH for t in tags):
+                raise exception.BadRequest(
+                    f"Tags must be a list of strings of 1 to {MAX_TAG_LENGTH} characters")
+            fields["tags"] = list(dict.fromkeys(tags))
         if "owner" in fields and not ctx.is_admin and fields["owner"] != (
                 current.owner if current else ctx.owner):
             raise exception.Forbidden("Only an administrator may set an image's owner")
@@ -363,8 +468,8 @@ class ImageService:
                 size += len(chunk)
                 if expected_size is not None and size > expected_size:
                     raise exception.BadRequest(
-                        f"Size mismatch: x-image-meta-size says {expected_size} bytes but the "
-                        f"body is longer")
+                        f"Size mismatch: the declared size is {expected_size} bytes but the "
+                        f"data is longer")
                 if size > cap:
                     raise exception.LimitExceeded(
                         f"Image exceeds the size limit of {cap} bytes")
@@ -378,7 +483,7 @@ class ImageService:
                 await asyncio.gather(pending, return_exceptions=True)
         if expected_size is not None and size != expected_size:
             raise exception.BadRequest(
-                f"Size mismatch: x-image-meta-size says {expected_size} bytes but the body has "
+                f"Size mismatch: the declared size is {expected_size} bytes but the data has "
                 f"{size}")
         if expected_checksum is not None and expected_checksum.lower() != digest.md5.hexdigest():
             raise exception.BadRequest(
@@ -392,8 +497,12 @@ class ImageService:
                 await store.delete(key)
         finally:
             try:
-                await self._db(self.registry.update, image_id,
-                               {"status": failed_status, "store": None, "location": None},
+                reset: dict[str, Any] = {"status": failed_status, "store": None,
+                                         "location": None}
+                if failed_status == QUEUED:  # ready for a retry, as if never uploaded
+                    reset.update(size=None, checksum=None, os_hash_algo=None,
+                                 os_hash_value=None)
+                await self._db(self.registry.update, image_id, reset,
                                expected_status=[SAVING, ACTIVE])
             except (exception.NotFound, exception.Conflict):
                 pass

@@ -9,6 +9,7 @@ from glance.api.auth import context_middleware
 from glance.api.errors import Handler, error_middleware
 from glance.api.util import SERVICE_KEY, SETTINGS_KEY
 from glance.api.v1 import images as v1_images
+from glance.api.v2 import routes as v2_routes
 from glance.common import exception
 from glance.config import Settings
 from glance.registry import Registry
@@ -57,6 +58,7 @@ def create_app(settings: Settings) -> web.Application:
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
     v1_images.add_routes(app)
+    v2_routes.add_routes(app)
     versions.add_routes(app)
     return app
 
