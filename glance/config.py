@@ -82,6 +82,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("auto_migrate", _parse_bool, True,
            "Create or upgrade the registry schema on start (else run `glance db upgrade`)."),
     Option("log_level", str, "INFO", "Logging level: DEBUG, INFO, WARNING or ERROR."),
+    Option("staging_dir", str, None,
+           "Directory where `PUT /v2/images/{id}/stage` keeps data until it is imported. "
+           "Default: `<data_dir>/staging`."),
+    Option("web_download_allow_private", _parse_bool, False,
+           "Let the `web-download` import fetch from loopback, private, link-local and "
+           "other non-global addresses (off: such URLs are refused with 400)."),
 )
 
 _BY_NAME: dict[str, Option] = {opt.name: opt for opt in OPTIONS}
@@ -107,6 +113,8 @@ class Settings:
     chunk_size: int = 1048576
     auto_migrate: bool = True
     log_level: str = "INFO"
+    staging_dir: str | None = None
+    web_download_allow_private: bool = False
 
     @property
     def resolved_database_url(self) -> str:
@@ -117,6 +125,10 @@ class Settings:
     @property
     def resolved_file_store_dir(self) -> str:
         return self.file_store_dir or str(Path(self.data_dir) / "images")
+
+    @property
+    def resolved_staging_dir(self) -> str:
+        return self.staging_dir or str(Path(self.data_dir) / "staging")
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **changes)

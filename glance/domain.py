@@ -202,3 +202,21 @@ class Membership:
     status: str = "pending"
     created_at: datetime = field(default_factory=utcnow)
     updated_at: datetime = field(default_factory=utcnow)
+
+
+TASK_STATUSES: tuple[str, ...] = ("pending", "processing", "success", "failure")
+
+
+@dataclass
+class Task:
+    """One asynchronous import of an image's data."""
+
+    id: str
+    image_id: str
+    type: str = "api_image_import"
+    status: str = "pending"
+    owner: str | None = None
+    input: dict[str, Any] = field(default_factory=dict)
+    message: str = ""
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)

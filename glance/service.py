@@ -15,14 +15,14 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, TypeVar
 from glance.common import exception
 from glance.config import Settings
 from glance.context import RequestContext
-from glance.domain import (ACTIVE, DEACTIVATED, DELETED, KILLED, MEMBER_STATUSES, QUEUED, SAVING,
-                           VISIBILITIES, Image, ImageQuery, Membership, apply_format_rules,
-                           check_transition, new_image_id, utcnow, validate_image_id,
-                           MAX_NAME_LENGTH)
+from glance.domain import (ACTIVE, DEACTIVATED, DELETED, IMPORTING, KILLED, MEMBER_STATUSES,
+                           QUEUED, SAVING, UPLOADING, VISIBILITIES, Image, ImageQuery,
+                           Membership, Task, apply_format_rules, check_transition, new_image_id,
+                           utcnow, validate_image_id, MAX_NAME_LENGTH)
 from glance.registry import Registry
 from glance.stores import Store
 from glance.stores.base import Chunk
-from glance.stores.http import check_url
+from glance.stores.http import check_public_url, check_url
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -61,10 +61,13 @@ class Download:
 class ImageService:
     """Create, upload, download, update, delete and list images."""
 
-    def __init__(self, settings: Settings, registry: Registry, stores: dict[str, Store]) -> None:
+    def __init__(self, settings: Settings, registry: Registry, stores: dict[str, Store],
+                 staging: Store | None = None) -> None:
         self.settings = settings
         self.registry = registry
         self.stores = stores
+        self.staging = staging  # v2 stage/import; None: no glance-direct
+        self._jobs: set[asyncio.Task[None]] = set()
 
     async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await asyncio.to_thread(fn, *args, **kwargs)
@@ -75,6 +78,14 @@ class ImageService:
         """Start the stores and reconcile uploads a crash left in ``saving``."""
         for store in self.stores.values():
             await store.start()
+        if self.staging is not None:
+            await self.staging.start()
+        for image in await self._db(self.registry.ids_in_status, IMPORTING):
+            LOG.warning("image %s was importing when the server stopped: back to queued",
+                        image.id)
+            await self._discard_staged(image.id)
+            await self._db(self.registry.update, image.id, {"status": QUEUED},
+                           expected_status=[IMPORTING])
         for image in await self._db(self.registry.ids_in_status, SAVING):
             LOG.warning("image %s was saving when the server stopped: marking it killed",
                         image.id)
@@ -84,6 +95,11 @@ class ImageService:
                            expected_status=[SAVING])
 
     async def close(self) -> None:
+        for job in list(self._jobs):
+            job.cancel()
+        await asyncio.gather(*self._jobs, return_exceptions=True)
+        if self.staging is not None:
+            await self.staging.close()
         for store in self.stores.values():
             await store.close()
         self.registry.close()
@@ -241,6 +257,110 @@ class ImageService:
         return await self.upload(ctx, image_id, chunks(), store_name, expected_size,
                                  expected_checksum)
 
+    # -- v2 import: stage, then import in the background -----------------------------------
+
+    async def stage(self, ctx: RequestContext, image_id: str, chunks: AsyncIterator[Chunk],
+                    expected_size: int | None = None) -> Image:
+        """Keep data for a later glance-direct import (queued → uploading)."""
+        staging = self._staging()
+        image = await self._mutable(ctx, image_id)
+        if image.status != QUEUED:
+            raise exception.Conflict(f"Cannot stage data for an image that is {image.status}")
+        if expected_size is not None and expected_size > self.settings.image_size_cap:
+            raise exception.LimitExceeded(
+                f"Image size {expected_size} exceeds the limit of "
+                f"{self.settings.image_size_cap} bytes")
+        await self._db(self.registry.update, image_id, {"status": UPLOADING},
+                       expected_status=[QUEUED])
+        try:
+            await staging.put(image_id, self._verified(chunks, _Digest(), expected_size, None),
+                              expected_size)
+        except BaseException as exc:
+            await asyncio.shield(self._unstage(image_id, UPLOADING))
+            if isinstance(exc, (ConnectionError, asyncio.IncompleteReadError)):
+                raise exception.BadRequest(
+                    "Staging failed: the client disconnected before sending all data") from exc
+            raise
+        return await self.get(ctx, image_id)
+
+    async def import_image(self, ctx: RequestContext, image_id: str, method: str,
+                           uri: str | None = None, store_name: str | None = None) -> Task:
+        """Start importing data into an image; the work runs as a task in the background."""
+        image = await self._mutable(ctx, image_id)
+        if store_name is not None:
+            self._store(store_name)
+        if method == "glance-direct":
+            self._staging()
+            expected = UPLOADING
+        elif method == "web-download":
+            if not isinstance(uri, str):
+                raise exception.BadRequest("web-download needs method.uri, an http(s) URL")
+            await check_public_url(uri, self.settings.web_download_allow_private)
+            expected = QUEUED
+        else:
+            raise exception.BadRequest(f"Import method {method!r} is not supported")
+        if image.status != expected:
+            raise exception.Conflict(
+                f"Image {image_id} is {image.status}; {method} needs it {expected}")
+        if not image.disk_format or not image.container_format:
+            raise exception.Conflict("disk_format and container_format must be set before "
+                                     "importing data")
+        await self._db(self.registry.update, image_id, {"status": IMPORTING},
+                       expected_status=[expected])
+        task = Task(id=new_image_id(), image_id=image_id, owner=ctx.owner,
+                    input={"import_req": {"method": {"name": method, **(
+                        {"uri": uri} if uri else {})}}, "backend": [store_name]})
+        await self._db(self.registry.create_task, task)
+        job = asyncio.get_running_loop().create_task(
+            self._run_import(ctx, image_id, task.id, method, uri, store_name))
+        self._jobs.add(job)
+        job.add_done_callback(self._jobs.discard)
+        return task
+
+    async def image_tasks(self, ctx: RequestContext, image_id: str) -> list[Task]:
+        await self.get(ctx, image_id)
+        return await self._db(self.registry.image_tasks, image_id)
+
+    async def _run_import(self, ctx: RequestContext, image_id: str, task_id: str, method: str,
+                          uri: str | None, store_name: str | None) -> None:
+        await self._db(self.registry.update_task, task_id, "processing")
+        if method == "glance-direct":
+            chunks = self._staging().get(image_id)
+        else:
+            assert uri is not None
+            chunks = self._http_store().get(uri)
+        try:
+            await self.upload(ctx, image_id, chunks, store_name, failed_status=QUEUED,
+                              from_status=IMPORTING)
+        except BaseException as exc:
+            LOG.warning("import of image %s (%s) failed: %s", image_id, method, exc)
+            await asyncio.shield(self._unstage(image_id, IMPORTING))
+            await asyncio.shield(self._db(self.registry.update_task, task_id, "failure",
+                                          f"{type(exc).__name__}: {exc}"))
+            if not isinstance(exc, Exception):
+                raise
+            return
+        await self._discard_staged(image_id)
+        await self._db(self.registry.update_task, task_id, "success", "Import complete")
+
+    async def _unstage(self, image_id: str, status: str) -> None:
+        """Drop staged data and put an image left in ``status`` back to queued."""
+        await self._discard_staged(image_id)
+        try:
+            await self._db(self.registry.update, image_id, {"status": QUEUED},
+                           expected_status=[status])
+        except (exception.NotFound, exception.Conflict):
+            pass
+
+    async def _discard_staged(self, image_id: str) -> None:
+        if self.staging is not None:
+            await self.staging.delete(image_id)
+
+    def _staging(self) -> Store:
+        if self.staging is None:
+            raise exception.NotFound("The glance-direct import method is not enabled")
+        return self.staging
+
     async def delete(self, ctx: RequestContext, image_id: str) -> None:
         """Delete an image and its data (403 when protected)."""
         image = await self._mutable(ctx, image_id)
@@ -251,6 +371,7 @@ class ImageService:
                        {"status": DELETED, "deleted": True, "deleted_at": utcnow()},
                        expected_status=[image.status])
         await self._discard_data(image)
+        await self._discard_staged(image_id)
 
     async def deactivate(self, ctx: RequestContext, image_id: str) -> Image:
         """active → deactivated (no-op when deactivated; 403 from any other status)."""

@@ -16,7 +16,7 @@ from glance.registry import Registry
 from glance.registry.engine import create_registry_engine
 from glance.registry.migrate import upgrade_engine
 from glance.service import ImageService
-from glance.stores import build_stores
+from glance.stores import build_staging_store, build_stores
 
 
 def header_budget_middleware(limit: int):  # type: ignore[no-untyped-def]
@@ -38,7 +38,8 @@ def build_service(settings: Settings) -> ImageService:
     engine = create_registry_engine(settings.resolved_database_url)
     if settings.auto_migrate:
         upgrade_engine(engine)
-    return ImageService(settings, Registry(engine), build_stores(settings))
+    return ImageService(settings, Registry(engine), build_stores(settings),
+                        build_staging_store(settings))
 
 
 def create_app(settings: Settings) -> web.Application:

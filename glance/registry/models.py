@@ -70,3 +70,18 @@ class TagRow(Base):
     image_id: Mapped[str] = mapped_column(
         String(64), ForeignKey("images.id", ondelete="CASCADE"), primary_key=True)
     value: Mapped[str] = mapped_column(String(255), primary_key=True)
+
+
+class TaskRow(Base):
+    __tablename__ = "tasks"
+    __table_args__ = (Index("ix_tasks_image_id", "image_id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    image_id: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(30))
+    status: Mapped[str] = mapped_column(String(30))
+    owner: Mapped[str | None] = mapped_column(String(255))
+    input: Mapped[str] = mapped_column(Text)  # JSON
+    message: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)

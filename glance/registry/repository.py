@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
@@ -10,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from glance.common import exception
-from glance.domain import KILLED, Image, ImageQuery, Membership, utcnow
-from glance.registry.models import ImageRow, MemberRow, PropertyRow, TagRow
+from glance.domain import KILLED, Image, ImageQuery, Membership, Task, utcnow
+from glance.registry.models import ImageRow, MemberRow, PropertyRow, TagRow, TaskRow
 
 _IMAGE_COLUMNS: tuple[str, ...] = tuple(
     c.key for c in ImageRow.__table__.columns)  # type: ignore[attr-defined]
@@ -198,6 +199,30 @@ class Registry:
         with Session(self.engine) as session, session.begin():
             session.execute(delete(MemberRow).where(
                 MemberRow.image_id == image_id, MemberRow.member == member_id))
+
+    # -- tasks ----------------------------------------------------------------------------
+
+    def create_task(self, task: Task) -> Task:
+        with Session(self.engine) as session, session.begin():
+            session.add(TaskRow(id=task.id, image_id=task.image_id, type=task.type,
+                                status=task.status, owner=task.owner,
+                                input=json.dumps(task.input), message=task.message,
+                                created_at=task.created_at, updated_at=task.updated_at))
+        return task
+
+    def update_task(self, task_id: str, status: str, message: str = "") -> None:
+        with Session(self.engine) as session, session.begin():
+            session.execute(update(TaskRow).where(TaskRow.id == task_id).values(
+                status=status, message=message, updated_at=utcnow()))
+
+    def image_tasks(self, image_id: str) -> list[Task]:
+        """The image's tasks, newest first."""
+        with Session(self.engine) as session:
+            rows = session.scalars(select(TaskRow).where(TaskRow.image_id == image_id)
+                                   .order_by(TaskRow.created_at.desc(), TaskRow.id))
+            return [Task(id=r.id, image_id=r.image_id, type=r.type, status=r.status,
+                         owner=r.owner, input=json.loads(r.input), message=r.message,
+                         created_at=r.created_at, updated_at=r.updated_at) for r in rows]
 
     # -- helpers --------------------------------------------------------------------------
 

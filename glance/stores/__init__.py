@@ -8,7 +8,9 @@ from glance.stores.file import FileStore
 from glance.stores.http import HttpStore
 
 __all__ = ["Store", "StoredObject", "StoreNotFound", "StoreWriteError", "FileStore", "HttpStore",
-           "build_stores"]
+           "build_stores", "build_staging_store", "STAGING_STORE"]
+
+STAGING_STORE = "os_glance_staging_store"
 
 
 def build_stores(settings: Settings) -> dict[str, Store]:
@@ -22,3 +24,9 @@ def build_stores(settings: Settings) -> dict[str, Store]:
         raise SystemExit(f"glance: default_store {settings.default_store!r} is not a configured "
                          f"store (have: {', '.join(stores)})")
     return stores
+
+
+def build_staging_store(settings: Settings) -> Store:
+    """Where v2 stages image data before an import moves it into a real store."""
+    return FileStore(STAGING_STORE, settings.resolved_staging_dir,
+                     fsync=settings.file_store_fsync, read_chunk_size=settings.chunk_size)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
+import socket
 from typing import AsyncIterator
 from urllib.parse import urlsplit
 
@@ -18,6 +21,27 @@ def check_url(url: str) -> str:
         raise exception.BadRequest(f"Invalid location {url!r}: only http(s) URLs are accepted")
     if parts.username or parts.password:
         raise exception.BadRequest("A location must not carry credentials")
+    return url
+
+
+async def check_public_url(url: str, allow_private: bool) -> str:
+    """``check_url``, and unless ``allow_private``, BadRequest when the host resolves to a
+    loopback, private, link-local, reserved or multicast address."""
+    check_url(url)
+    if allow_private:
+        return url
+    parts = urlsplit(url)
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
+            type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise exception.BadRequest(f"Cannot resolve the host of {url}: {exc}") from None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if not address.is_global:
+            raise exception.BadRequest(
+                f"URL {url} points to a non-public address ({address}); refused")
     return url
 
 

@@ -16,7 +16,7 @@ from glance.api.transfer import body_chunks, has_body, read_json, send_download
 from glance.api.util import base_url, context, service, settings
 from glance.api.v2.patch import PATCH_TYPES, apply_patch
 from glance.api.v2.schemas import SCHEMAS
-from glance.api.v2.views import create_request, image_view, member_view
+from glance.api.v2.views import create_request, image_view, member_view, task_view
 from glance.common import exception
 from glance.domain import (ACTIVE, MEMBER_STATUSES, SORT_KEYS, STATUSES, TIME_OPERATORS,
                            VISIBILITIES, ImageQuery)
@@ -68,6 +68,8 @@ async def info_stores(request: web.Request) -> web.Response:
     default = settings(request).default_store
     stores = []
     for name, store in service(request).stores.items():
+        if name.startswith("os_glance_"):
+            continue
         entry: dict[str, str] = {"id": name, "description": f"{store.driver} store"}
         if name == default:
             entry["default"] = "true"
@@ -415,7 +417,37 @@ async def remove_member(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+# -- import ------------------------------------------------------------------------------------
+
+async def stage(request: web.Request) -> web.Response:
+    size, _ = _data_request(request)
+    await service(request).stage(context(request), _image_id(request),
+                                 body_chunks(request, settings(request).chunk_size), size)
+    return web.Response(status=204)
+
+
+async def import_image(request: web.Request) -> web.Response:
+    body = await _json_body(request)
+    method = body.get("method") if isinstance(body, dict) else None
+    if not isinstance(method, dict) or not isinstance(method.get("name"), str):
+        raise exception.BadRequest('The body must be {"method": {"name": "<import method>"}}')
+    assert isinstance(body, dict)
+    store = request.headers.get("X-Image-Meta-Store")
+    stores = body.get("stores")
+    if stores is not None:
+        if store is not None:
+            raise exception.BadRequest("Use either X-Image-Meta-Store or stores, not both")
+        if not isinstance(stores, list) or len(stores) != 1 or not isinstance(stores[0], str):
+            raise exception.BadRequest("stores must name exactly one store on this server")
+        store = stores[0]
+    if body.get("all_stores"):
+        raise exception.BadRequest("all_stores is not supported: name one store")
+    await service(request).import_image(context(request), _image_id(request), method["name"],
+                                        method.get("uri"), store)
+    return web.Response(status=202)
+
+
 async def tasks(request: web.Request) -> web.Response:
     no_body(request)
-    await service(request).get(context(request), _image_id(request))
-    return _json({"tasks": []})
+    found = await service(request).image_tasks(context(request), _image_id(request))
+    return _json({"tasks": [task_view(t) for t in found]})

@@ -23,6 +23,8 @@ ROUTES: tuple[tuple[str, dict[str, Handler]], ...] = (
     ("/images/{image_id}/members", {"GET": h.members, "POST": h.add_member}),
     ("/images/{image_id}/members/{member_id}",
      {"GET": h.show_member, "PUT": h.update_member, "DELETE": h.remove_member}),
+    ("/images/{image_id}/stage", {"PUT": h.stage}),
+    ("/images/{image_id}/import", {"POST": h.import_image}),
     ("/images/{image_id}/tasks", {"GET": h.tasks}),
 )
 

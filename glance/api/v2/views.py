@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from glance.common import exception
-from glance.domain import Image, Membership
+from glance.domain import Image, Membership, Task
 
 # Keys every image shows (null when unset), in this order.
 BASE_KEYS: tuple[str, ...] = (
@@ -54,6 +54,14 @@ def member_view(member: Membership) -> dict[str, Any]:
     return {"member_id": member.member_id, "image_id": member.image_id,
             "status": member.status, "created_at": timestamp(member.created_at),
             "updated_at": timestamp(member.updated_at), "schema": "/v2/schemas/member"}
+
+
+def task_view(task: Task) -> dict[str, Any]:
+    return {"id": task.id, "type": task.type, "status": task.status, "owner": task.owner,
+            "image_id": task.image_id, "input": task.input, "message": task.message,
+            "result": None, "request_id": None, "user_id": None,
+            "created_at": timestamp(task.created_at), "updated_at": timestamp(task.updated_at),
+            "expires_at": None}
 
 
 def check_key(key: str) -> None:
