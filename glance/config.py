@@ -82,6 +82,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("auto_migrate", _parse_bool, True,
            "Create or upgrade the registry schema on start (else run `glance db upgrade`)."),
     Option("log_level", str, "INFO", "Logging level: DEBUG, INFO, WARNING or ERROR."),
+    Option("image_tag_quota", int, 128, "Most tags one image may have (413 beyond)."),
+    Option("image_property_quota", int, 128,
+           "Most extra properties one image may have through v2 (413 beyond)."),
+    Option("image_member_quota", int, 128, "Most members one image may have (413 beyond)."),
     Option("staging_dir", str, None,
            "Directory where `PUT /v2/images/{id}/stage` keeps data until it is imported. "
            "Default: `<data_dir>/staging`."),
@@ -113,6 +117,9 @@ class Settings:
     chunk_size: int = 1048576
     auto_migrate: bool = True
     log_level: str = "INFO"
+    image_tag_quota: int = 128
+    image_property_quota: int = 128
+    image_member_quota: int = 128
     staging_dir: str | None = None
     web_download_allow_private: bool = False
 

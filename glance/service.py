@@ -151,9 +151,15 @@ class ImageService:
 
     async def create(self, ctx: RequestContext, fields: dict[str, Any],
                      properties: dict[str, str], image_id: str | None = None,
-                     image_type: str | None = None, status: str = QUEUED) -> Image:
-        """Register a new image record (``queued`` unless told otherwise)."""
+                     image_type: str | None = None, status: str = QUEUED,
+                     property_quota: bool = False) -> Image:
+        """Register a new image record (``queued`` unless told otherwise).
+
+        With ``property_quota`` (v2) the number of extra properties is limited.
+        """
         fields = self._validated_fields(ctx, fields, image_type, None)
+        if property_quota:
+            self._check_property_quota(len(properties))
         if image_type is not None:
             properties = {**properties, "type": image_type}
         fields.setdefault("owner", ctx.owner)
@@ -165,10 +171,14 @@ class ImageService:
     async def update(self, ctx: RequestContext, image_id: str, fields: dict[str, Any],
                      properties: dict[str, str], purge_properties: bool,
                      image_type: str | None = None,
-                     remove_properties: Iterable[str] = ()) -> Image:
-        """Change an image's metadata."""
+                     remove_properties: Iterable[str] = (),
+                     property_quota: bool = False) -> Image:
+        """Change an image's metadata (``property_quota`` as for ``create``)."""
         image = await self._mutable(ctx, image_id)
         fields = self._validated_fields(ctx, fields, image_type, image)
+        if property_quota:
+            kept = set() if purge_properties else set(image.properties) - set(remove_properties)
+            self._check_property_quota(len(kept | set(properties)), len(image.properties))
         if image_type is not None:
             properties = {**properties, "type": image_type}
         return await self._db(self.registry.update, image_id, fields, properties,
@@ -463,6 +473,10 @@ class ImageService:
         await self._shared(ctx, image_id)
         if not isinstance(member_id, str) or not member_id or len(member_id) > 255:
             raise exception.BadRequest("A member must be a project id of 1 to 255 characters")
+        count = len(await self._db(self.registry.members, image_id))
+        if count >= self.settings.image_member_quota:
+            raise exception.LimitExceeded(
+                f"Image {image_id} already has {count} members, the most allowed")
         return await self._db(self.registry.add_member, image_id, member_id)
 
     async def set_member_status(self, ctx: RequestContext, image_id: str, member_id: str,
@@ -561,6 +575,9 @@ class ImageService:
                 raise exception.BadRequest(
                     f"Tags must be a list of strings of 1 to {MAX_TAG_LENGTH} characters")
             fields["tags"] = list(dict.fromkeys(tags))
+            if len(fields["tags"]) > self.settings.image_tag_quota:
+                raise exception.LimitExceeded(
+                    f"An image may have at most {self.settings.image_tag_quota} tags")
         if "owner" in fields and not ctx.is_admin and fields["owner"] != (
                 current.owner if current else ctx.owner):
             raise exception.Forbidden("Only an administrator may set an image's owner")
@@ -573,6 +590,15 @@ class ImageService:
                 fields.get("container_format", current.container_format if current else None),
                 image_type)
         return fields
+
+    def _check_property_quota(self, count: int, current: int = 0) -> None:
+        """413 when an image would have more extra properties than allowed (an image already
+        over the quota may still shrink)."""
+        quota = self.settings.image_property_quota
+        if count > quota and count > current:
+            raise exception.LimitExceeded(
+                f"An image may have at most {quota} extra properties (this change makes "
+                f"{count})")
 
     async def _verified(self, chunks: AsyncIterator[Chunk], digest: "_Digest",
                         expected_size: int | None,

@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from tests.conftest import start_server
 from tests.functional import _v1
 from tests.functional._v2 import (OCTET, PATCH20, PATCH21, active, as_project, assert_error,
                                   create, new_project, patch, show, unique, upload, validate)
@@ -342,3 +343,36 @@ def test_image_made_through_v2_is_usable_through_v1(server, http):
     assert _v1.image_meta(_v1.head(http, image["id"]))["properties"]["extra"] == "v"
     assert http.delete(f"/v1/images/{image['id']}").status_code == 200
     assert_error(http.get(f"/v2/images/{image['id']}"), 404)
+
+
+# --------------------------------------------------------------------------- quotas
+
+
+@pytest.fixture(scope="module")
+def small_quotas(tmp_path_factory):
+    srv = start_server(tmp_path_factory.mktemp("quota") / "data",
+                       ["--image-tag-quota", "2", "--image-property-quota", "2",
+                        "--image-member-quota", "1"])
+    import httpx
+    with httpx.Client(base_url=srv.url, timeout=60) as client:
+        yield client
+    srv.stop()
+
+
+def test_tag_property_member_quotas_are_413(small_quotas):
+    http = small_quotas
+    assert_error(http.post("/v2/images", json={"tags": ["a", "b", "c"]}), 413)
+    assert_error(http.post("/v2/images", json={"p1": "1", "p2": "2", "p3": "3"}), 413)
+    image = create(http, tags=["a", "b"], p1="1", p2="2")
+    assert_error(http.put(f"/v2/images/{image['id']}/tags/c"), 413)
+    assert_error(patch(http, image["id"], [{"op": "add", "path": "/p3", "value": "3"}]), 413)
+    resp = patch(http, image["id"], [{"op": "remove", "path": "/p2"},
+                                     {"op": "add", "path": "/p3", "value": "3"}])
+    assert resp.status_code == 200, resp.text
+    assert http.post(f"/v2/images/{image['id']}/members",
+                     json={"member": "m1"}).status_code == 200
+    assert_error(http.post(f"/v2/images/{image['id']}/members", json={"member": "m2"}), 413)
+    # v1 keeps its contract: no property quota there
+    resp = http.put(f"/v1/images/{image['id']}", headers=_v1.meta_headers(
+        {}, {"a": "1", "b": "2", "c": "3"}))
+    assert resp.status_code == 200, resp.text

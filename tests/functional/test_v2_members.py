@@ -83,6 +83,14 @@ def test_info_stores_and_import(server, http):
     assert methods["type"] == "array" and "glance-direct" in methods["value"]
 
 
+def test_info_stores_detail_is_for_admins(server, http):
+    resp = http.get("/v2/info/stores/detail")
+    assert resp.status_code == 200
+    stores = {s["id"]: s for s in resp.json()["stores"]}
+    assert stores["file"]["type"] == "file" and stores["file"]["default"] == "true"
+    assert_error(http.get("/v2/info/stores/detail", headers=as_project(new_project())), 403)
+
+
 def test_image_tasks_endpoint(server, http):
     image = create(http)
     resp = http.get(f"/v2/images/{image['id']}/tasks")

@@ -63,20 +63,33 @@ async def info_import(request: web.Request) -> web.Response:
                                      "type": "array", "value": list(IMPORT_METHODS)}})
 
 
-async def info_stores(request: web.Request) -> web.Response:
-    no_body(request)
+def _stores(request: web.Request, detail: bool) -> list[dict[str, Any]]:
     default = settings(request).default_store
-    stores = []
+    stores: list[dict[str, Any]] = []
     for name, store in service(request).stores.items():
         if name.startswith("os_glance_"):
             continue
-        entry: dict[str, str] = {"id": name, "description": f"{store.driver} store"}
+        entry: dict[str, Any] = {"id": name, "description": f"{store.driver} store"}
         if name == default:
             entry["default"] = "true"
         if not store.writable:
             entry["read-only"] = "true"
+        if detail:
+            entry.update(type=store.driver, weight=0, properties={})
         stores.append(entry)
-    return _json({"stores": stores})
+    return stores
+
+
+async def info_stores(request: web.Request) -> web.Response:
+    no_body(request)
+    return _json({"stores": _stores(request, detail=False)})
+
+
+async def info_stores_detail(request: web.Request) -> web.Response:
+    no_body(request)
+    if not context(request).is_admin:
+        raise exception.Forbidden("Store details are for administrators")
+    return _json({"stores": _stores(request, detail=True)})
 
 
 # -- images ------------------------------------------------------------------------------------
@@ -88,7 +101,7 @@ def _image_id(request: web.Request) -> str:
 async def create(request: web.Request) -> web.Response:
     image_id, fields, properties = create_request(await _json_body(request))
     image = await service(request).create(context(request), fields, properties,
-                                          image_id=image_id)
+                                          image_id=image_id, property_quota=True)
     headers = {"Location": f"{base_url(request)}/v2/images/{image.id}",
                "OpenStack-image-import-methods": ",".join(IMPORT_METHODS),
                "OpenStack-image-store-ids": ",".join(_writable_stores(request))}
@@ -115,7 +128,7 @@ async def update(request: web.Request) -> web.Response:
     body = await read_json(request, settings(request).max_json_body_bytes)
     change = apply_patch(image, body, media_type)
     image = await svc.update(ctx, image.id, change.fields, change.properties, False,
-                             remove_properties=change.removed)
+                             remove_properties=change.removed, property_quota=True)
     return _json(image_view(image))
 
 

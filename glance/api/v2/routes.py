@@ -14,6 +14,7 @@ ROUTES: tuple[tuple[str, dict[str, Handler]], ...] = (
     ("/schemas/{name:" + _SCHEMA_NAMES + "}", {"GET": h.schema}),
     ("/info/import", {"GET": h.info_import}),
     ("/info/stores", {"GET": h.info_stores}),
+    ("/info/stores/detail", {"GET": h.info_stores_detail}),
     ("/images", {"GET": h.index, "POST": h.create}),
     ("/images/{image_id}", {"GET": h.show, "PATCH": h.update, "DELETE": h.delete}),
     ("/images/{image_id}/file", {"GET": h.download, "PUT": h.upload}),
