@@ -527,8 +527,8 @@ class ImageService:
             return True
         if ctx.owner is not None and image.owner == ctx.owner:
             return True
-        if ctx.owner is None:
-            return False
+        if ctx.owner is None or image.visibility != "shared":
+            return False  # only shared images are seen by their members
         members = await self._db(self.registry.members, image.id)
         return any(m.member_id == ctx.owner for m in members)
 

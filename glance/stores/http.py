@@ -38,7 +38,7 @@ async def check_public_url(url: str, allow_private: bool) -> str:
     except (OSError, UnicodeError) as exc:
         raise exception.BadRequest(f"Cannot resolve the host of {url}: {exc}") from None
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
         if not address.is_global:
             raise exception.BadRequest(
                 f"URL {url} points to a non-public address ({address}); refused")

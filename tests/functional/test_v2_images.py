@@ -9,8 +9,8 @@ import pytest
 
 from tests.conftest import start_server
 from tests.functional import _v1
-from tests.functional._v2 import (OCTET, PATCH20, PATCH21, active, as_project, assert_error,
-                                  create, new_project, patch, show, unique, upload, validate)
+from tests.functional._v2 import (OCTET, PATCH20, active, as_project, assert_error, create,
+                                  new_project, patch, show, unique, validate)
 
 SCHEMA_NAMES = ["image", "images", "member", "members", "metadefs/namespace",
                 "metadefs/resource_type"]

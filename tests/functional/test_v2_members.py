@@ -54,6 +54,19 @@ def test_member_lifecycle(server, http):
     assert_error(http.get(members_url(image["id"], member), headers=as_project(owner)), 404)
 
 
+def test_members_lose_sight_when_image_stops_being_shared(server, http):
+    from tests.functional._v2 import patch
+    owner, member = new_project(), new_project()
+    image = create(http, headers=as_project(owner))
+    assert http.post(members_url(image["id"]), json={"member": member},
+                     headers=as_project(owner)).status_code == 200
+    assert show(http, image["id"], as_project(member))["id"] == image["id"]
+    resp = patch(http, image["id"], [{"op": "replace", "path": "/visibility",
+                                      "value": "private"}], as_project(owner))
+    assert resp.status_code == 200
+    assert_error(http.get(f"/v2/images/{image['id']}", headers=as_project(member)), 404)
+
+
 def test_members_only_for_shared_images(server, http):
     for visibility in ("private", "public", "community"):
         image = create(http, visibility=visibility)

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
-from multidict import MultiDict
+from multidict import MultiMapping
 
 from glance.api.transfer import body_chunks, has_body, read_json, send_download
 from glance.api.util import base_url, context, service, settings
@@ -216,7 +216,7 @@ def _time(value: str, name: str) -> datetime:
     return moment
 
 
-def _sorting(params: MultiDict[str]) -> list[tuple[str, str]]:
+def _sorting(params: MultiMapping[str]) -> list[tuple[str, str]]:
     keys, dirs = params.getall("sort_key", []), params.getall("sort_dir", [])
     if "sort" in params:
         if keys or dirs:
@@ -319,7 +319,7 @@ def parse_list_query(request: web.Request) -> ImageQuery:
     return query
 
 
-def _link(params: MultiDict[str], marker: str | None) -> str:
+def _link(params: MultiMapping[str], marker: str | None) -> str:
     """``/v2/images?…`` with every parameter kept (repeated ones too) and ``marker``."""
     items = [(k, v) for k, v in params.items() if k != "marker"]
     if marker is not None:
