@@ -327,6 +327,21 @@ class ImageService:
         job.add_done_callback(self._jobs.discard)
         return task
 
+    async def usage(self, ctx: RequestContext) -> dict[str, int]:
+        """What the caller's project uses: image count and bytes, uploads in progress, and
+        bytes staged for import (an admin without a project: everyone's)."""
+        owner = None if ctx.is_admin and ctx.owner is None else ctx.owner
+        usage = await self._db(self.registry.usage, owner)
+        staged = 0
+        if self.staging is not None:
+            for image in await self._db(self.registry.ids_in_status, UPLOADING):
+                if owner is None or image.owner == owner:
+                    try:
+                        staged += (await self.staging.stat(image.id)).size
+                    except exception.NotFound:
+                        pass
+        return {**usage, "staged": staged}
+
     async def image_tasks(self, ctx: RequestContext, image_id: str) -> list[Task]:
         await self.get(ctx, image_id)
         return await self._db(self.registry.image_tasks, image_id)

@@ -6,7 +6,8 @@ import json
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import Engine, and_, delete, exists, false, insert, or_, select, update
+from sqlalchemy import (Engine, and_, delete, exists, false, func, insert, or_, select,
+                        update)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -109,6 +110,20 @@ class Registry:
             rows = list(session.scalars(stmt.limit(query.limit)))
             props = self._extras(session, [row.id for row in rows])
             return [_row_to_image(row, props[row.id]) for row in rows]
+
+    def usage(self, owner: str | None) -> dict[str, int]:
+        """Counts and bytes of ``owner``'s live images (everyone's for None)."""
+        with Session(self.engine) as session:
+            conds = [ImageRow.deleted == false(), ImageRow.status != KILLED]
+            if owner is not None:
+                conds.append(ImageRow.owner == owner)
+            count, size = session.execute(select(
+                func.count(ImageRow.id), func.coalesce(func.sum(ImageRow.size), 0))
+                .where(*conds)).one()
+            uploading = session.scalar(select(func.count(ImageRow.id)).where(
+                *conds, ImageRow.status.in_(["saving", "uploading", "importing"])))
+            return {"count": int(count or 0), "size": int(size or 0),
+                    "uploading": int(uploading or 0)}
 
     def ids_in_status(self, status: str) -> list[Image]:
         """Every non-deleted image in ``status`` (used to reconcile after a crash)."""

@@ -153,6 +153,8 @@ def test_cli_info_commands(server, cli):
     assert "file" in cli("stores-info").stdout
     out = cli("import-info").stdout
     assert "import-methods" in out and "direct" in out
+    assert "image_count_total" in cli("usage").stdout
+    assert "file" in cli("stores-info", "--detail").stdout
 
 
 def test_cli_error_is_readable(server, cli):

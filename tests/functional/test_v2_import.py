@@ -223,3 +223,22 @@ def test_sdk_import_paths(open_server, tmp_path):
         assert wait_status(oc, web.id, "active")["size"] == 500_000
         assert [t.status for t in conn.image.image_tasks(web)] == ["success"]
     conn.close()
+
+
+def test_info_usage_counts_project_images_and_staged_bytes(open_server, oc):
+    project = {"X-Project-Id": "usage-" + uuid.uuid4().hex[:8], "X-Roles": "member"}
+    empty = oc.get("/v2/info/usage", headers=project)
+    assert empty.status_code == 200
+    assert {k: v["usage"] for k, v in empty.json()["usage"].items()} == {
+        "image_size_total": 0, "image_stage_total": 0, "image_count_total": 0,
+        "image_count_uploading": 0}
+    image = create(oc, headers=project)
+    assert oc.put(f"/v2/images/{image['id']}/file", content=b"x" * (3 * 1024 * 1024),
+                  headers={**OCTET, **project}).status_code == 204
+    staged = create(oc, headers=project)
+    assert stage(oc, staged["id"], b"y" * 1024, project).status_code == 204
+    usage = oc.get("/v2/info/usage", headers=project).json()["usage"]
+    assert usage["image_size_total"] == {"limit": -1, "usage": 3}
+    assert usage["image_stage_total"]["usage"] == 1
+    assert usage["image_count_total"]["usage"] == 2
+    assert usage["image_count_uploading"]["usage"] == 1

@@ -92,6 +92,20 @@ async def info_stores_detail(request: web.Request) -> web.Response:
     return _json({"stores": _stores(request, detail=True)})
 
 
+async def info_usage(request: web.Request) -> web.Response:
+    """Quota usage of the caller's project; -1: no limit (this server has no quotas on
+    image count or bytes)."""
+    no_body(request)
+    usage = await service(request).usage(context(request))
+    mib = 1024 * 1024
+    return _json({"usage": {
+        "image_size_total": {"limit": -1, "usage": -(-usage["size"] // mib)},
+        "image_stage_total": {"limit": -1, "usage": -(-usage["staged"] // mib)},
+        "image_count_total": {"limit": -1, "usage": usage["count"]},
+        "image_count_uploading": {"limit": -1, "usage": usage["uploading"]},
+    }})
+
+
 # -- images ------------------------------------------------------------------------------------
 
 def _image_id(request: web.Request) -> str:

@@ -15,6 +15,7 @@ ROUTES: tuple[tuple[str, dict[str, Handler]], ...] = (
     ("/info/import", {"GET": h.info_import}),
     ("/info/stores", {"GET": h.info_stores}),
     ("/info/stores/detail", {"GET": h.info_stores_detail}),
+    ("/info/usage", {"GET": h.info_usage}),
     ("/images", {"GET": h.index, "POST": h.create}),
     ("/images/{image_id}", {"GET": h.show, "PATCH": h.update, "DELETE": h.delete}),
     ("/images/{image_id}/file", {"GET": h.download, "PUT": h.upload}),
