@@ -62,11 +62,12 @@ class ImageService:
     """Create, upload, download, update, delete and list images."""
 
     def __init__(self, settings: Settings, registry: Registry, stores: dict[str, Store],
-                 staging: Store | None = None) -> None:
+                 staging: Store | None = None, web_source: Store | None = None) -> None:
         self.settings = settings
         self.registry = registry
         self.stores = stores
         self.staging = staging  # v2 stage/import; None: no glance-direct
+        self.web_source = web_source  # where web-download fetches; None: no web-download
         self._jobs: set[asyncio.Task[None]] = set()
 
     async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -98,8 +99,9 @@ class ImageService:
         for job in list(self._jobs):
             job.cancel()
         await asyncio.gather(*self._jobs, return_exceptions=True)
-        if self.staging is not None:
-            await self.staging.close()
+        for extra in (self.staging, self.web_source):
+            if extra is not None:
+                await extra.close()
         for store in self.stores.values():
             await store.close()
         self.registry.close()
@@ -302,7 +304,7 @@ class ImageService:
         if method == "glance-direct":
             self._staging()
             expected = UPLOADING
-        elif method == "web-download":
+        elif method == "web-download" and self.web_source is not None:
             if not isinstance(uri, str):
                 raise exception.BadRequest("web-download needs method.uri, an http(s) URL")
             await check_public_url(uri, self.settings.web_download_allow_private)
@@ -352,8 +354,8 @@ class ImageService:
         if method == "glance-direct":
             chunks = self._staging().get(image_id)
         else:
-            assert uri is not None
-            chunks = self._http_store().get(uri)
+            assert uri is not None and self.web_source is not None
+            chunks = self.web_source.get(uri)
         try:
             await self.upload(ctx, image_id, chunks, store_name, failed_status=QUEUED,
                               from_status=IMPORTING)

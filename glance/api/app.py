@@ -16,7 +16,7 @@ from glance.registry import Registry
 from glance.registry.engine import create_registry_engine
 from glance.registry.migrate import upgrade_engine
 from glance.service import ImageService
-from glance.stores import build_staging_store, build_stores
+from glance.stores import build_staging_store, build_stores, build_web_download_store
 
 
 def header_budget_middleware(limit: int):  # type: ignore[no-untyped-def]
@@ -39,7 +39,7 @@ def build_service(settings: Settings) -> ImageService:
     if settings.auto_migrate:
         upgrade_engine(engine)
     return ImageService(settings, Registry(engine), build_stores(settings),
-                        build_staging_store(settings))
+                        build_staging_store(settings), build_web_download_store(settings))
 
 
 def create_app(settings: Settings) -> web.Application:

@@ -45,16 +45,25 @@ async def check_public_url(url: str, allow_private: bool) -> str:
     return url
 
 
+async def _refuse_private(request: httpx.Request) -> None:
+    await check_public_url(str(request.url), allow_private=False)
+
+
 class HttpStore(Store):
     """Keys are http(s) URLs. Nothing is ever written or deleted remotely."""
 
     driver = "http"
     writable = False
 
-    def __init__(self, name: str, timeout: float = 60.0, chunk_size: int = 1 << 20) -> None:
+    def __init__(self, name: str, timeout: float = 60.0, chunk_size: int = 1 << 20,
+                 allow_private: bool = True) -> None:
+        """With ``allow_private`` False, every request — each redirect hop included — to a
+        host resolving to a non-public address fails with BadRequest."""
         super().__init__(name)
         self.chunk_size = chunk_size
-        self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=True)
+        hooks = {} if allow_private else {"request": [_refuse_private]}
+        self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=True,
+                                         event_hooks=hooks)
 
     async def close(self) -> None:
         await self._client.aclose()
