@@ -352,7 +352,7 @@ def test_image_made_through_v2_is_usable_through_v1(server, http):
 def small_quotas(tmp_path_factory):
     srv = start_server(tmp_path_factory.mktemp("quota") / "data",
                        ["--image-tag-quota", "2", "--image-property-quota", "2",
-                        "--image-member-quota", "1"])
+                        "--image-member-quota", "1", "--image-size-cap", "1000"])
     import httpx
     with httpx.Client(base_url=srv.url, timeout=60) as client:
         yield client
@@ -376,3 +376,16 @@ def test_tag_property_member_quotas_are_413(small_quotas):
     resp = http.put(f"/v1/images/{image['id']}", headers=_v1.meta_headers(
         {}, {"a": "1", "b": "2", "c": "3"}))
     assert resp.status_code == 200, resp.text
+
+
+def test_upload_over_size_cap_is_413_and_image_stays_queued(small_quotas):
+    http = small_quotas
+    image = create(http)
+    resp = http.put(f"/v2/images/{image['id']}/file", content=b"x" * 1001, headers=OCTET)
+    assert_error(resp, 413)
+    assert show(http, image["id"])["status"] == "queued"
+    declared = http.put(f"/v2/images/{image['id']}/file", content=b"x" * 10,
+                        headers={**OCTET, "x-openstack-image-size": "5000"})
+    assert_error(declared, 413)
+    assert http.put(f"/v2/images/{image['id']}/file", content=b"x" * 1000,
+                    headers=OCTET).status_code == 204
