@@ -102,6 +102,16 @@ OPTIONS: tuple[Option, ...] = (
     Option("keystone_cache_seconds", float, 60.0,
            "How long a validated Keystone token is trusted before it is checked again."),
     Option("log_level", str, "INFO", "Logging level: DEBUG, INFO, WARNING or ERROR."),
+    Option("image_tag_quota", int, 128, "Most tags one image may have (413 beyond)."),
+    Option("image_property_quota", int, 128,
+           "Most extra properties one image may have through v2 (413 beyond)."),
+    Option("image_member_quota", int, 128, "Most members one image may have (413 beyond)."),
+    Option("staging_dir", str, None,
+           "Directory where `PUT /v2/images/{id}/stage` keeps data until it is imported. "
+           "Default: `<data_dir>/staging`."),
+    Option("web_download_allow_private", _parse_bool, False,
+           "Let the `web-download` import fetch from loopback, private, link-local and "
+           "other non-global addresses (off: such URLs are refused with 400)."),
 )
 
 _BY_NAME: dict[str, Option] = {opt.name: opt for opt in OPTIONS}
@@ -134,6 +144,11 @@ class Settings:
     keystone_service_token: str | None = None
     keystone_cache_seconds: float = 60.0
     log_level: str = "INFO"
+    image_tag_quota: int = 128
+    image_property_quota: int = 128
+    image_member_quota: int = 128
+    staging_dir: str | None = None
+    web_download_allow_private: bool = False
 
     @property
     def resolved_database_url(self) -> str:
@@ -144,6 +159,10 @@ class Settings:
     @property
     def resolved_file_store_dir(self) -> str:
         return self.file_store_dir or str(Path(self.data_dir) / "images")
+
+    @property
+    def resolved_staging_dir(self) -> str:
+        return self.staging_dir or str(Path(self.data_dir) / "staging")
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **changes)

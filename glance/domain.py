@@ -31,12 +31,16 @@ KILLED = "killed"
 DELETED = "deleted"
 PENDING_DELETE = "pending_delete"
 DEACTIVATED = "deactivated"
+UPLOADING = "uploading"  # v2: data staged for an import
+IMPORTING = "importing"  # v2: an import task is moving the data into a store
 STATUSES: tuple[str, ...] = (
-    QUEUED, SAVING, ACTIVE, KILLED, DELETED, PENDING_DELETE, DEACTIVATED)
+    QUEUED, SAVING, ACTIVE, KILLED, DELETED, PENDING_DELETE, DEACTIVATED, UPLOADING, IMPORTING)
 
 TRANSITIONS: dict[str, frozenset[str]] = {
-    QUEUED: frozenset({SAVING, ACTIVE, KILLED, DELETED}),
+    QUEUED: frozenset({SAVING, ACTIVE, KILLED, DELETED, UPLOADING, IMPORTING}),
     SAVING: frozenset({ACTIVE, KILLED, QUEUED, DELETED}),
+    UPLOADING: frozenset({IMPORTING, QUEUED, DELETED}),
+    IMPORTING: frozenset({SAVING, ACTIVE, QUEUED, DELETED}),
     ACTIVE: frozenset({DEACTIVATED, DELETED, PENDING_DELETE}),
     DEACTIVATED: frozenset({ACTIVE, DELETED, PENDING_DELETE}),
     KILLED: frozenset({DELETED}),
@@ -90,6 +94,7 @@ class Image:
     os_hash_value: str | None = None
     visibility: str = "shared"
     protected: bool = False
+    os_hidden: bool = False
     min_ram: int = 0
     min_disk: int = 0
     owner: str | None = None
@@ -100,6 +105,7 @@ class Image:
     deleted_at: datetime | None = None
     deleted: bool = False
     properties: dict[str, str] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
 
     @property
     def is_public(self) -> bool:
@@ -109,6 +115,8 @@ class Image:
         clone = dataclasses.replace(self, **changes)
         if "properties" not in changes:
             clone.properties = dict(self.properties)
+        if "tags" not in changes:
+            clone.tags = list(self.tags)
         return clone
 
 
@@ -147,11 +155,23 @@ SORT_KEYS: tuple[str, ...] = ("name", "status", "container_format", "disk_format
                               "id", "created_at", "updated_at")
 
 
+TIME_OPERATORS: tuple[str, ...] = ("gt", "gte", "lt", "lte", "eq", "neq")
+MEMBER_STATUSES: tuple[str, ...] = ("pending", "accepted", "rejected")
+
+
 @dataclass
 class ImageQuery:
     """What a list request asks the registry for (already validated by the API)."""
 
     exact: dict[str, Any] = field(default_factory=dict)  # column → value
+    any_of: dict[str, list[Any]] = field(default_factory=dict)  # column → allowed values
+    times: list[tuple[str, str, datetime]] = field(default_factory=list)  # (column, op, value)
+    tags: list[str] = field(default_factory=list)  # every one must be present
+    os_hidden: bool | None = None
+    visibility: str | None = None  # v2 filter; None: every visibility the viewer may see
+    # v2 semantics: shared images count only if the viewer's membership has this status
+    # ("all": any status); None keeps v1's "any membership"
+    member_status: str | None = None
     size_min: int | None = None
     size_max: int | None = None
     properties: dict[str, str] = field(default_factory=dict)
@@ -159,11 +179,17 @@ class ImageQuery:
     changes_since: datetime | None = None
     sort_key: str = "created_at"
     sort_dir: str = "desc"
+    sort: list[tuple[str, str]] | None = None  # several (key, dir); overrides sort_key/dir
     limit: int = 25
     marker: str | None = None
     # who is asking: None means "everything" (admin); otherwise the viewer's project
     viewer: str | None = None
     viewer_is_admin: bool = True
+
+    @property
+    def order(self) -> list[tuple[str, str]]:
+        """The sort keys with their directions, most significant first."""
+        return list(self.sort) if self.sort else [(self.sort_key, self.sort_dir)]
 
 
 @dataclass
@@ -174,5 +200,23 @@ class Membership:
     member_id: str
     can_share: bool = False
     status: str = "pending"
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+
+
+TASK_STATUSES: tuple[str, ...] = ("pending", "processing", "success", "failure")
+
+
+@dataclass
+class Task:
+    """One asynchronous import of an image's data."""
+
+    id: str
+    image_id: str
+    type: str = "api_image_import"
+    status: str = "pending"
+    owner: str | None = None
+    input: dict[str, Any] = field(default_factory=dict)
+    message: str = ""
     created_at: datetime = field(default_factory=utcnow)
     updated_at: datetime = field(default_factory=utcnow)

@@ -15,13 +15,14 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, TypeVar
 from glance.common import exception
 from glance.config import Settings
 from glance.context import RequestContext
-from glance.domain import (ACTIVE, DEACTIVATED, DELETED, KILLED, QUEUED, SAVING, VISIBILITIES,
-                           Image, ImageQuery, Membership, apply_format_rules, check_transition,
-                           new_image_id, utcnow, validate_image_id, MAX_NAME_LENGTH)
+from glance.domain import (ACTIVE, DEACTIVATED, DELETED, IMPORTING, KILLED, MEMBER_STATUSES,
+                           QUEUED, SAVING, UPLOADING, VISIBILITIES, Image, ImageQuery,
+                           Membership, Task, apply_format_rules, check_transition, new_image_id,
+                           utcnow, validate_image_id, MAX_NAME_LENGTH)
 from glance.registry import Registry
 from glance.stores import Store
 from glance.stores.base import Chunk
-from glance.stores.http import check_url
+from glance.stores.http import check_public_url, check_url
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -29,7 +30,8 @@ T = TypeVar("T")
 # Fields a caller may set on create or update (the API translates its own names to these).
 SETTABLE_FIELDS: frozenset[str] = frozenset({
     "name", "disk_format", "container_format", "visibility", "protected", "min_ram",
-    "min_disk", "owner"})
+    "min_disk", "owner", "os_hidden", "tags"})
+MAX_TAG_LENGTH = 255
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,14 @@ class Download:
 class ImageService:
     """Create, upload, download, update, delete and list images."""
 
-    def __init__(self, settings: Settings, registry: Registry, stores: dict[str, Store]) -> None:
+    def __init__(self, settings: Settings, registry: Registry, stores: dict[str, Store],
+                 staging: Store | None = None, web_source: Store | None = None) -> None:
         self.settings = settings
         self.registry = registry
         self.stores = stores
+        self.staging = staging  # v2 stage/import; None: no glance-direct
+        self.web_source = web_source  # where web-download fetches; None: no web-download
+        self._jobs: set[asyncio.Task[None]] = set()
 
     async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await asyncio.to_thread(fn, *args, **kwargs)
@@ -73,6 +79,14 @@ class ImageService:
         """Start the stores and reconcile uploads a crash left in ``saving``."""
         for store in self.stores.values():
             await store.start()
+        if self.staging is not None:
+            await self.staging.start()
+        for image in await self._db(self.registry.ids_in_status, IMPORTING):
+            LOG.warning("image %s was importing when the server stopped: back to queued",
+                        image.id)
+            await self._discard_staged(image.id)
+            await self._db(self.registry.update, image.id, {"status": QUEUED},
+                           expected_status=[IMPORTING])
         for image in await self._db(self.registry.ids_in_status, SAVING):
             LOG.warning("image %s was saving when the server stopped: marking it killed",
                         image.id)
@@ -82,6 +96,12 @@ class ImageService:
                            expected_status=[SAVING])
 
     async def close(self) -> None:
+        for job in list(self._jobs):
+            job.cancel()
+        await asyncio.gather(*self._jobs, return_exceptions=True)
+        for extra in (self.staging, self.web_source):
+            if extra is not None:
+                await extra.close()
         for store in self.stores.values():
             await store.close()
         self.registry.close()
@@ -110,13 +130,20 @@ class ImageService:
                     f"Invalid marker {query.marker}: image could not be found") from None
         return await self._db(self.registry.list_images, query)
 
-    async def download(self, ctx: RequestContext, image_id: str) -> Download:
-        """Open an active image's bytes (403 when deactivated, 404 when not active)."""
+    async def download(self, ctx: RequestContext, image_id: str,
+                       allow_empty: bool = False) -> Download:
+        """Open an active image's bytes (403 when deactivated).
+
+        An image without data (not active yet) is NotFound, or with ``allow_empty`` a
+        Download whose store is None.
+        """
         image = await self.get(ctx, image_id)
         if image.status == DEACTIVATED and not ctx.is_admin:
             raise exception.Forbidden("The requested image has been deactivated. "
                                       "Image data download is forbidden.")
         if image.status not in (ACTIVE, DEACTIVATED):
+            if allow_empty:
+                return Download(image, None)
             raise exception.NotFound(f"Image {image_id} is not active")
         if image.store is None or image.location is None or not image.size:
             return Download(image, None)
@@ -126,15 +153,21 @@ class ImageService:
 
     async def create(self, ctx: RequestContext, fields: dict[str, Any],
                      properties: dict[str, str], image_id: str | None = None,
-                     image_type: str | None = None, status: str = QUEUED) -> Image:
-        """Register a new image record (``queued`` unless told otherwise)."""
+                     image_type: str | None = None, status: str = QUEUED,
+                     property_quota: bool = False) -> Image:
+        """Register a new image record (``queued`` unless told otherwise).
+
+        With ``property_quota`` (v2) the number of extra properties is limited.
+        """
         fields = self._validated_fields(ctx, fields, image_type, None)
+        if property_quota:
+            self._check_property_quota(len(properties))
         if image_type is not None:
             properties = {**properties, "type": image_type}
         fields.setdefault("owner", ctx.owner)
         quota = self.settings.project_image_quota
         if quota >= 0 and fields["owner"] is not None:
-            count, _ = await self._db(self.registry.usage, fields["owner"])
+            count = (await self._db(self.registry.usage, fields["owner"]))["count"]
             if count >= quota:
                 raise exception.LimitExceeded(
                     f"Project {fields['owner']} already has {count} images, its quota")
@@ -146,10 +179,14 @@ class ImageService:
     async def update(self, ctx: RequestContext, image_id: str, fields: dict[str, Any],
                      properties: dict[str, str], purge_properties: bool,
                      image_type: str | None = None,
-                     remove_properties: Iterable[str] = ()) -> Image:
-        """Change an image's metadata."""
+                     remove_properties: Iterable[str] = (),
+                     property_quota: bool = False) -> Image:
+        """Change an image's metadata (``property_quota`` as for ``create``)."""
         image = await self._mutable(ctx, image_id)
         fields = self._validated_fields(ctx, fields, image_type, image)
+        if property_quota:
+            kept = set() if purge_properties else set(image.properties) - set(remove_properties)
+            self._check_property_quota(len(kept | set(properties)), len(image.properties))
         if image_type is not None:
             properties = {**properties, "type": image_type}
         return await self._db(self.registry.update, image_id, fields, properties,
@@ -158,10 +195,10 @@ class ImageService:
     async def upload(self, ctx: RequestContext, image_id: str, chunks: AsyncIterator[Chunk],
                      store_name: str | None = None, expected_size: int | None = None,
                      expected_checksum: str | None = None,
-                     failed_status: str = KILLED) -> Image:
+                     failed_status: str = KILLED, from_status: str = QUEUED) -> Image:
         """The upload pipeline, used by every way data comes in.
 
-        Claims the image (queued → saving), streams the chunks into the store while computing
+        Claims the image (``from_status`` → saving), streams the chunks into the store while computing
         MD5 and SHA-512 and enforcing the declared size and the size cap, verifies, and marks
         the image active. On any failure the partial data is deleted and the image is set to
         ``failed_status`` before the error propagates.
@@ -170,8 +207,9 @@ class ImageService:
         store = self._store(store_name or self.settings.default_store)
         if not store.writable:
             raise exception.BadRequest(f"Store {store.name} is read-only")
-        if image.status != QUEUED:
-            raise exception.Conflict("Cannot upload to an unqueued image")
+        if image.status != from_status:
+            raise exception.Conflict(
+                f"Cannot upload to an image that is {image.status} (it must be {from_status})")
         _require_formats(image)
         if expected_checksum is not None and len(expected_checksum) > 32:
             raise exception.BadRequest("Invalid checksum: an MD5 hex digest has 32 characters")
@@ -179,7 +217,7 @@ class ImageService:
         if expected_size is not None and expected_size > limit.bytes:
             raise exception.LimitExceeded(f"Image size {expected_size} exceeds {limit.reason}")
         await self._db(self.registry.update, image_id,
-                       {"status": SAVING, "size": expected_size}, expected_status=[QUEUED])
+                       {"status": SAVING, "size": expected_size}, expected_status=[from_status])
         digest = _Digest()
         try:
             stored = await store.put(
@@ -236,6 +274,124 @@ class ImageService:
         return await self.upload(ctx, image_id, chunks(), store_name, expected_size,
                                  expected_checksum)
 
+    # -- v2 import: stage, then import in the background -----------------------------------
+
+    async def stage(self, ctx: RequestContext, image_id: str, chunks: AsyncIterator[Chunk],
+                    expected_size: int | None = None) -> Image:
+        """Keep data for a later glance-direct import (queued → uploading)."""
+        staging = self._staging()
+        image = await self._mutable(ctx, image_id)
+        if image.status != QUEUED:
+            raise exception.Conflict(f"Cannot stage data for an image that is {image.status}")
+        limit = await self._size_limit(image)
+        if expected_size is not None and expected_size > limit.bytes:
+            raise exception.LimitExceeded(f"Image size {expected_size} exceeds {limit.reason}")
+        await self._db(self.registry.update, image_id, {"status": UPLOADING},
+                       expected_status=[QUEUED])
+        try:
+            await staging.put(image_id, self._verified(chunks, _Digest(), expected_size, None,
+                                                       limit), expected_size)
+        except BaseException as exc:
+            await asyncio.shield(self._unstage(image_id, UPLOADING))
+            if isinstance(exc, (ConnectionError, asyncio.IncompleteReadError)):
+                raise exception.BadRequest(
+                    "Staging failed: the client disconnected before sending all data") from exc
+            raise
+        return await self.get(ctx, image_id)
+
+    async def import_image(self, ctx: RequestContext, image_id: str, method: str,
+                           uri: str | None = None, store_name: str | None = None) -> Task:
+        """Start importing data into an image; the work runs as a task in the background."""
+        image = await self._mutable(ctx, image_id)
+        if store_name is not None:
+            self._store(store_name)
+        if method == "glance-direct":
+            self._staging()
+            expected = UPLOADING
+        elif method == "web-download" and self.web_source is not None:
+            if not isinstance(uri, str):
+                raise exception.BadRequest("web-download needs method.uri, an http(s) URL")
+            await check_public_url(uri, self.settings.web_download_allow_private)
+            expected = QUEUED
+        else:
+            raise exception.BadRequest(f"Import method {method!r} is not supported")
+        if image.status != expected:
+            raise exception.Conflict(
+                f"Image {image_id} is {image.status}; {method} needs it {expected}")
+        if not image.disk_format or not image.container_format:
+            raise exception.Conflict("disk_format and container_format must be set before "
+                                     "importing data")
+        await self._db(self.registry.update, image_id, {"status": IMPORTING},
+                       expected_status=[expected])
+        task = Task(id=new_image_id(), image_id=image_id, owner=ctx.owner,
+                    input={"import_req": {"method": {"name": method, **(
+                        {"uri": uri} if uri else {})}}, "backend": [store_name]})
+        await self._db(self.registry.create_task, task)
+        job = asyncio.get_running_loop().create_task(
+            self._run_import(ctx, image_id, task.id, method, uri, store_name))
+        self._jobs.add(job)
+        job.add_done_callback(self._jobs.discard)
+        return task
+
+    async def usage(self, ctx: RequestContext) -> dict[str, int]:
+        """What the caller's project uses: image count and bytes, uploads in progress, and
+        bytes staged for import (an admin without a project: everyone's)."""
+        owner = None if ctx.is_admin and ctx.owner is None else ctx.owner
+        usage = await self._db(self.registry.usage, owner)
+        staged = 0
+        if self.staging is not None:
+            for image in await self._db(self.registry.ids_in_status, UPLOADING):
+                if owner is None or image.owner == owner:
+                    try:
+                        staged += (await self.staging.stat(image.id)).size
+                    except exception.NotFound:
+                        pass
+        return {**usage, "staged": staged}
+
+    async def image_tasks(self, ctx: RequestContext, image_id: str) -> list[Task]:
+        await self.get(ctx, image_id)
+        return await self._db(self.registry.image_tasks, image_id)
+
+    async def _run_import(self, ctx: RequestContext, image_id: str, task_id: str, method: str,
+                          uri: str | None, store_name: str | None) -> None:
+        await self._db(self.registry.update_task, task_id, "processing")
+        if method == "glance-direct":
+            chunks = self._staging().get(image_id)
+        else:
+            assert uri is not None and self.web_source is not None
+            chunks = self.web_source.get(uri)
+        try:
+            await self.upload(ctx, image_id, chunks, store_name, failed_status=QUEUED,
+                              from_status=IMPORTING)
+        except BaseException as exc:
+            LOG.warning("import of image %s (%s) failed: %s", image_id, method, exc)
+            await asyncio.shield(self._unstage(image_id, IMPORTING))
+            await asyncio.shield(self._db(self.registry.update_task, task_id, "failure",
+                                          f"{type(exc).__name__}: {exc}"))
+            if not isinstance(exc, Exception):
+                raise
+            return
+        await self._discard_staged(image_id)
+        await self._db(self.registry.update_task, task_id, "success", "Import complete")
+
+    async def _unstage(self, image_id: str, status: str) -> None:
+        """Drop staged data and put an image left in ``status`` back to queued."""
+        await self._discard_staged(image_id)
+        try:
+            await self._db(self.registry.update, image_id, {"status": QUEUED},
+                           expected_status=[status])
+        except (exception.NotFound, exception.Conflict):
+            pass
+
+    async def _discard_staged(self, image_id: str) -> None:
+        if self.staging is not None:
+            await self.staging.delete(image_id)
+
+    def _staging(self) -> Store:
+        if self.staging is None:
+            raise exception.NotFound("The glance-direct import method is not enabled")
+        return self.staging
+
     async def delete(self, ctx: RequestContext, image_id: str) -> None:
         """Delete an image and its data (403 when protected)."""
         image = await self._mutable(ctx, image_id)
@@ -246,6 +402,40 @@ class ImageService:
                        {"status": DELETED, "deleted": True, "deleted_at": utcnow()},
                        expected_status=[image.status])
         await self._discard_data(image)
+        await self._discard_staged(image_id)
+
+    async def deactivate(self, ctx: RequestContext, image_id: str) -> Image:
+        """active → deactivated (no-op when deactivated; 403 from any other status)."""
+        image = await self._mutable(ctx, image_id)
+        if image.status == DEACTIVATED:
+            return image
+        if image.status != ACTIVE:
+            raise exception.Forbidden(f"Cannot deactivate an image that is {image.status}")
+        return await self._db(self.registry.update, image_id, {"status": DEACTIVATED},
+                              expected_status=[ACTIVE])
+
+    async def reactivate(self, ctx: RequestContext, image_id: str) -> Image:
+        """deactivated → active (no-op when active; 403 from any other status)."""
+        image = await self._mutable(ctx, image_id)
+        if image.status == ACTIVE:
+            return image
+        if image.status != DEACTIVATED:
+            raise exception.Forbidden(f"Cannot reactivate an image that is {image.status}")
+        return await self._db(self.registry.update, image_id, {"status": ACTIVE},
+                              expected_status=[DEACTIVATED])
+
+    async def add_tag(self, ctx: RequestContext, image_id: str, tag: str) -> Image:
+        image = await self._mutable(ctx, image_id)
+        if tag in image.tags:
+            return image
+        return await self.update(ctx, image_id, {"tags": [*image.tags, tag]}, {}, False)
+
+    async def remove_tag(self, ctx: RequestContext, image_id: str, tag: str) -> Image:
+        image = await self._mutable(ctx, image_id)
+        if tag not in image.tags:
+            raise exception.NotFound(f"Tag {tag} not found on image {image_id}")
+        return await self.update(ctx, image_id,
+                                 {"tags": [t for t in image.tags if t != tag]}, {}, False)
 
     async def set_status(self, ctx: RequestContext, image_id: str, status: str) -> Image:
         """Admin transitions such as active ↔ deactivated."""
@@ -281,6 +471,58 @@ class ImageService:
         await self._sharable(ctx, image_id)
         await self._db(self.registry.delete_member, image_id, member_id)
 
+    # v2 members: only shared images have them; they accept or reject the share
+
+    async def member_list(self, ctx: RequestContext, image_id: str) -> list[Membership]:
+        """The owner sees every member, a member sees itself."""
+        image = await self._shared(ctx, image_id)
+        members = await self._db(self.registry.members, image.id)
+        if ctx.is_admin or image.owner == ctx.owner:
+            return members
+        return [m for m in members if m.member_id == ctx.owner]
+
+    async def get_member(self, ctx: RequestContext, image_id: str,
+                         member_id: str) -> Membership:
+        image = await self._shared(ctx, image_id)
+        if not ctx.is_admin and image.owner != ctx.owner and member_id != ctx.owner:
+            raise exception.NotFound(f"{member_id} is not a member of image {image_id}")
+        return await self._db(self.registry.member, image_id, member_id)
+
+    async def add_member(self, ctx: RequestContext, image_id: str, member_id: str) -> Membership:
+        """A new pending member (owner or admin only; 409 if already a member)."""
+        await self._mutable(ctx, image_id)
+        await self._shared(ctx, image_id)
+        if not isinstance(member_id, str) or not member_id or len(member_id) > 255:
+            raise exception.BadRequest("A member must be a project id of 1 to 255 characters")
+        count = len(await self._db(self.registry.members, image_id))
+        if count >= self.settings.image_member_quota:
+            raise exception.LimitExceeded(
+                f"Image {image_id} already has {count} members, the most allowed")
+        return await self._db(self.registry.add_member, image_id, member_id)
+
+    async def set_member_status(self, ctx: RequestContext, image_id: str, member_id: str,
+                                status: str) -> Membership:
+        """The member (or an admin) accepts, rejects or resets its membership."""
+        await self._shared(ctx, image_id)
+        if status not in MEMBER_STATUSES:
+            raise exception.BadRequest(
+                f"Invalid member status {status!r}: must be one of {', '.join(MEMBER_STATUSES)}")
+        if not ctx.is_admin and member_id != ctx.owner:
+            raise exception.Forbidden("Only the member itself may change its status")
+        return await self._db(self.registry.set_member_status, image_id, member_id, status)
+
+    async def remove_member(self, ctx: RequestContext, image_id: str, member_id: str) -> None:
+        await self._mutable(ctx, image_id)
+        await self._shared(ctx, image_id)
+        await self._db(self.registry.member, image_id, member_id)
+        await self._db(self.registry.delete_member, image_id, member_id)
+
+    async def _shared(self, ctx: RequestContext, image_id: str) -> Image:
+        image = await self.get(ctx, image_id)
+        if image.visibility != "shared":
+            raise exception.Forbidden("Only shared images have members.")
+        return image
+
     # -- helpers ----------------------------------------------------------------------------
 
     def _store(self, name: str) -> Store:
@@ -306,8 +548,8 @@ class ImageService:
             return True
         if ctx.owner is not None and image.owner == ctx.owner:
             return True
-        if ctx.owner is None:
-            return False
+        if ctx.owner is None or image.visibility != "shared":
+            return False  # only shared images are seen by their members
         members = await self._db(self.registry.members, image.id)
         return any(m.member_id == ctx.owner for m in members)
 
@@ -332,14 +574,31 @@ class ImageService:
         if unknown:
             raise exception.BadRequest(f"Unknown image field(s): {', '.join(sorted(unknown))}")
         fields = dict(fields)
+        for key in ("name", "owner"):
+            if fields.get(key) is not None and not isinstance(fields[key], str):
+                raise exception.BadRequest(f"{key} must be a string or null")
         name = fields.get("name")
         if name is not None and len(name) > MAX_NAME_LENGTH:
             raise exception.BadRequest(f"Image name too long: at most {MAX_NAME_LENGTH} characters")
         if "visibility" in fields and fields["visibility"] not in VISIBILITIES:
             raise exception.BadRequest(f"Invalid visibility {fields['visibility']!r}")
         for key in ("min_ram", "min_disk"):
-            if key in fields and (not isinstance(fields[key], int) or fields[key] < 0):
+            if key in fields and (not isinstance(fields[key], int) or
+                                  isinstance(fields[key], bool) or fields[key] < 0):
                 raise exception.BadRequest(f"{key} must be a non-negative integer")
+        for key in ("protected", "os_hidden"):
+            if key in fields and not isinstance(fields[key], bool):
+                raise exception.BadRequest(f"{key} must be true or false")
+        if "tags" in fields:
+            tags = fields["tags"]
+            if not isinstance(tags, list) or not all(
+                    isinstance(t, str) and 0 < len(t) <= MAX_TAG_LENGTH for t in tags):
+                raise exception.BadRequest(
+                    f"Tags must be a list of strings of 1 to {MAX_TAG_LENGTH} characters")
+            fields["tags"] = list(dict.fromkeys(tags))
+            if len(fields["tags"]) > self.settings.image_tag_quota:
+                raise exception.LimitExceeded(
+                    f"An image may have at most {self.settings.image_tag_quota} tags")
         if "owner" in fields and not ctx.is_admin and fields["owner"] != (
                 current.owner if current else ctx.owner):
             raise exception.Forbidden("Only an administrator may set an image's owner")
@@ -353,13 +612,22 @@ class ImageService:
                 image_type)
         return fields
 
+    def _check_property_quota(self, count: int, current: int = 0) -> None:
+        """413 when an image would have more extra properties than allowed (an image already
+        over the quota may still shrink)."""
+        quota = self.settings.image_property_quota
+        if quota >= 0 and count > quota and count > current:
+            raise exception.LimitExceeded(
+                f"An image may have at most {quota} extra properties (this change makes "
+                f"{count})")
+
     async def _size_limit(self, image: Image) -> "_Limit":
         """The most bytes this upload may bring: the size cap or the owner's quota left."""
         cap = self.settings.image_size_cap
         limit = _Limit(cap, f"the size limit of {cap} bytes")
         quota = self.settings.project_storage_quota
         if quota >= 0 and image.owner is not None:
-            _, used = await self._db(self.registry.usage, image.owner, image.id)
+            used = (await self._db(self.registry.usage, image.owner, image.id))["size"]
             if quota - used < limit.bytes:
                 limit = _Limit(max(quota - used, 0),
                                f"project {image.owner}'s storage quota of {quota} bytes "
@@ -380,8 +648,8 @@ class ImageService:
                 size += len(chunk)
                 if expected_size is not None and size > expected_size:
                     raise exception.BadRequest(
-                        f"Size mismatch: x-image-meta-size says {expected_size} bytes but the "
-                        f"body is longer")
+                        f"Size mismatch: the declared size is {expected_size} bytes but the "
+                        f"data is longer")
                 if size > limit.bytes:
                     raise exception.LimitExceeded(f"Image data exceeds {limit.reason}")
                 pending = digest.update(chunk)
@@ -394,7 +662,7 @@ class ImageService:
                 await asyncio.gather(pending, return_exceptions=True)
         if expected_size is not None and size != expected_size:
             raise exception.BadRequest(
-                f"Size mismatch: x-image-meta-size says {expected_size} bytes but the body has "
+                f"Size mismatch: the declared size is {expected_size} bytes but the data has "
                 f"{size}")
         if expected_checksum is not None and expected_checksum.lower() != digest.md5.hexdigest():
             raise exception.BadRequest(
@@ -408,8 +676,12 @@ class ImageService:
                 await store.delete(key)
         finally:
             try:
-                await self._db(self.registry.update, image_id,
-                               {"status": failed_status, "store": None, "location": None},
+                reset: dict[str, Any] = {"status": failed_status, "store": None,
+                                         "location": None}
+                if failed_status == QUEUED:  # ready for a retry, as if never uploaded
+                    reset.update(size=None, checksum=None, os_hash_algo=None,
+                                 os_hash_value=None)
+                await self._db(self.registry.update, image_id, reset,
                                expected_status=[SAVING, ACTIVE])
             except (exception.NotFound, exception.Conflict):
                 pass

@@ -9,13 +9,14 @@ from glance.api.auth import AUTHENTICATOR_KEY, build_authenticator, context_midd
 from glance.api.errors import Handler, error_middleware
 from glance.api.util import SERVICE_KEY, SETTINGS_KEY
 from glance.api.v1 import images as v1_images
+from glance.api.v2 import routes as v2_routes
 from glance.common import exception
 from glance.config import Settings
 from glance.registry import Registry
 from glance.registry.engine import create_registry_engine
 from glance.registry.migrate import is_current, upgrade_engine
 from glance.service import ImageService
-from glance.stores import build_stores
+from glance.stores import build_staging_store, build_stores, build_web_download_store
 
 
 def header_budget_middleware(limit: int):  # type: ignore[no-untyped-def]
@@ -41,7 +42,8 @@ def build_service(settings: Settings) -> ImageService:
         engine.dispose()
         raise SystemExit("glance-api: the registry schema is missing or out of date; run "
                          "`glance db upgrade` (or start with --auto-migrate true)")
-    return ImageService(settings, Registry(engine), build_stores(settings))
+    return ImageService(settings, Registry(engine), build_stores(settings),
+                        build_staging_store(settings), build_web_download_store(settings))
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -63,6 +65,7 @@ def create_app(settings: Settings) -> web.Application:
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
     v1_images.add_routes(app)
+    v2_routes.add_routes(app)
     versions.add_routes(app)
     return app
 

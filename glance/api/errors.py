@@ -24,6 +24,7 @@ STATUS_TABLE: dict[type[exception.GlanceException], tuple[int, str]] = {
     exception.MethodNotAllowed: (405, "Method Not Allowed"),
     exception.Conflict: (409, "Conflict"),
     exception.LimitExceeded: (413, "Request Entity Too Large"),
+    exception.UnsupportedMediaType: (415, "Unsupported Media Type"),
     exception.RangeNotSatisfiable: (416, "Requested Range Not Satisfiable"),
     exception.ServiceUnavailable: (503, "Service Unavailable"),
     exception.StoreError: (503, "Service Unavailable"),
@@ -55,6 +56,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         headers = dict(getattr(exc, "headers", None) or {})
         if isinstance(exc, exception.LimitExceeded) and exc.retry_after:
             headers["Retry-After"] = str(exc.retry_after)
+        if isinstance(exc, exception.UnsupportedMediaType) and exc.accept_patch:
+            headers["Accept-Patch"] = exc.accept_patch
         if status >= 500:
             LOG.error("%s %s failed: %s", request.method, request.path, exc)
         return error_response(status, title, exc.message, headers)

@@ -95,6 +95,18 @@ class LimitExceeded(GlanceException):
         self.retry_after = retry
 
 
+class UnsupportedMediaType(GlanceException):
+    """The request body's Content-Type is not one this route accepts (415)."""
+
+    code = 415
+    title = "Unsupported Media Type"
+    default_message = "Unsupported media type"
+
+    def __init__(self, message: str | None = None, accept_patch: str | None = None) -> None:
+        super().__init__(message)
+        self.accept_patch = accept_patch
+
+
 class RangeNotSatisfiable(GlanceException):
     """The requested byte range lies outside the image (416)."""
 
@@ -164,6 +176,7 @@ _BY_STATUS: dict[int, type[GlanceException]] = {
     405: MethodNotAllowed,
     409: Duplicate,
     413: LimitExceeded,
+    415: UnsupportedMediaType,
     416: RangeNotSatisfiable,
     431: HeadersTooLarge,
     500: ServerError,

@@ -28,6 +28,7 @@ class ImageRow(Base):
     status: Mapped[str] = mapped_column(String(30), index=True)
     visibility: Mapped[str] = mapped_column(String(20), index=True)
     protected: Mapped[bool] = mapped_column(Boolean, index=True, default=False)
+    os_hidden: Mapped[bool] = mapped_column(Boolean, index=True, default=False)
     min_ram: Mapped[int] = mapped_column(Integer, index=True, default=0)
     min_disk: Mapped[int] = mapped_column(Integer, index=True, default=0)
     owner: Mapped[str | None] = mapped_column(String(255), index=True)
@@ -58,5 +59,29 @@ class MemberRow(Base):
     member: Mapped[str] = mapped_column(String(255), primary_key=True)
     can_share: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(20), default="pending")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class TagRow(Base):
+    __tablename__ = "image_tags"
+    __table_args__ = (Index("ix_image_tags_value", "value"),)
+
+    image_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("images.id", ondelete="CASCADE"), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255), primary_key=True)
+
+
+class TaskRow(Base):
+    __tablename__ = "tasks"
+    __table_args__ = (Index("ix_tasks_image_id", "image_id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    image_id: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(30))
+    status: Mapped[str] = mapped_column(String(30))
+    owner: Mapped[str | None] = mapped_column(String(255))
+    input: Mapped[str] = mapped_column(Text)  # JSON
+    message: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import Engine, and_, delete, exists, false, func, insert, or_, select, update
+from sqlalchemy import (Engine, and_, delete, exists, false, func, insert, or_, select,
+                        update)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from glance.common import exception
-from glance.domain import KILLED, Image, ImageQuery, Membership, utcnow
-from glance.registry.models import ImageRow, MemberRow, PropertyRow
+from glance.domain import KILLED, Image, ImageQuery, Membership, Task, utcnow
+from glance.registry.models import ImageRow, MemberRow, PropertyRow, TagRow, TaskRow
 
 _IMAGE_COLUMNS: tuple[str, ...] = tuple(
     c.key for c in ImageRow.__table__.columns)  # type: ignore[attr-defined]
 
 
-def _row_to_image(row: ImageRow, properties: dict[str, str]) -> Image:
+def _row_to_image(row: ImageRow, extras: tuple[dict[str, str], list[str]]) -> Image:
     values = {key: getattr(row, key) for key in _IMAGE_COLUMNS}
-    return Image(properties=properties, **values)
+    return Image(properties=extras[0], tags=extras[1], **values)
 
 
 class Registry:
@@ -39,6 +42,7 @@ class Registry:
             with Session(self.engine) as session, session.begin():
                 session.execute(insert(ImageRow).values(**values))
                 self._write_properties(session, image.id, image.properties)
+                self._write_tags(session, image.id, image.tags)
         except IntegrityError:
             raise exception.Duplicate(f"An image with identifier {image.id} already exists")
         return image
@@ -49,7 +53,7 @@ class Registry:
             row = session.get(ImageRow, image_id)
             if row is None or (row.deleted and not include_deleted):
                 raise exception.NotFound(f"Image with identifier {image_id} not found")
-            return _row_to_image(row, self._properties(session, [image_id])[image_id])
+            return _row_to_image(row, self._extras(session, [image_id])[image_id])
 
     def update(self, image_id: str, values: dict[str, Any],
                properties: dict[str, str] | None = None, purge_properties: bool = False,
@@ -59,8 +63,10 @@ class Registry:
 
         With ``expected_status``, the update only happens while the image's status is one of
         those (Conflict otherwise) — the compare-and-set behind every status transition.
+        A ``tags`` entry in ``values`` replaces the image's tags.
         """
         values = dict(values)
+        tags = values.pop("tags", None)
         values.setdefault("updated_at", utcnow())
         with Session(self.engine) as session, session.begin():
             stmt = update(ImageRow).where(ImageRow.id == image_id, ImageRow.deleted == false())
@@ -85,40 +91,49 @@ class Registry:
                         PropertyRow.image_id == image_id,
                         PropertyRow.name.in_(list(properties))))
                 self._write_properties(session, image_id, properties)
+            if tags is not None:
+                session.execute(delete(TagRow).where(TagRow.image_id == image_id))
+                self._write_tags(session, image_id, tags)
             row = session.get(ImageRow, image_id)
             assert row is not None
             session.refresh(row)
-            return _row_to_image(row, self._properties(session, [image_id])[image_id])
+            return _row_to_image(row, self._extras(session, [image_id])[image_id])
 
     def list_images(self, query: ImageQuery) -> list[Image]:
         """One page of images matching ``query``, in its sort order."""
         with Session(self.engine) as session:
             stmt = select(ImageRow).where(*self._conditions(session, query))
-            sort_col = getattr(ImageRow, query.sort_key)
-            if query.sort_dir == "asc":
-                stmt = stmt.order_by(sort_col.asc().nulls_first(), ImageRow.id.asc())
-            else:
-                stmt = stmt.order_by(sort_col.desc().nulls_last(), ImageRow.id.desc())
+            for key, direction in _order(query):
+                col = getattr(ImageRow, key)
+                stmt = stmt.order_by(col.asc().nulls_first() if direction == "asc"
+                                     else col.desc().nulls_last())
             rows = list(session.scalars(stmt.limit(query.limit)))
-            props = self._properties(session, [row.id for row in rows])
+            props = self._extras(session, [row.id for row in rows])
             return [_row_to_image(row, props[row.id]) for row in rows]
 
-    def usage(self, owner: str, exclude: str | None = None) -> tuple[int, int]:
-        """``(images, bytes)`` a project holds: its non-deleted, non-killed images."""
+    def usage(self, owner: str | None, exclude: str | None = None) -> dict[str, int]:
+        """Counts and bytes of ``owner``'s live images (everyone's for None), leaving out
+        the image ``exclude``."""
         with Session(self.engine) as session:
-            stmt = select(func.count(), func.coalesce(func.sum(ImageRow.size), 0)).where(
-                ImageRow.owner == owner, ImageRow.deleted == false(), ImageRow.status != KILLED)
+            conds = [ImageRow.deleted == false(), ImageRow.status != KILLED]
+            if owner is not None:
+                conds.append(ImageRow.owner == owner)
             if exclude is not None:
-                stmt = stmt.where(ImageRow.id != exclude)
-            count, total = session.execute(stmt).one()
-            return int(count or 0), int(total or 0)
+                conds.append(ImageRow.id != exclude)
+            count, size = session.execute(select(
+                func.count(ImageRow.id), func.coalesce(func.sum(ImageRow.size), 0))
+                .where(*conds)).one()
+            uploading = session.scalar(select(func.count(ImageRow.id)).where(
+                *conds, ImageRow.status.in_(["saving", "uploading", "importing"])))
+            return {"count": int(count or 0), "size": int(size or 0),
+                    "uploading": int(uploading or 0)}
 
     def ids_in_status(self, status: str) -> list[Image]:
         """Every non-deleted image in ``status`` (used to reconcile after a crash)."""
         with Session(self.engine) as session:
             rows = list(session.scalars(select(ImageRow).where(
                 ImageRow.status == status, ImageRow.deleted == false())))
-            props = self._properties(session, [row.id for row in rows])
+            props = self._extras(session, [row.id for row in rows])
             return [_row_to_image(row, props[row.id]) for row in rows]
 
     # -- members --------------------------------------------------------------------------
@@ -169,10 +184,63 @@ class Registry:
                     row.can_share = can_share
                     row.updated_at = now
 
+    def member(self, image_id: str, member_id: str) -> Membership:
+        """One membership, or NotFound."""
+        with Session(self.engine) as session:
+            row = session.get(MemberRow, (image_id, member_id))
+            if row is None:
+                raise exception.NotFound(f"{member_id} is not a member of image {image_id}")
+            return self._membership(row)
+
+    def add_member(self, image_id: str, member_id: str) -> Membership:
+        """Create a pending membership; Duplicate if it exists."""
+        now = utcnow()
+        try:
+            with Session(self.engine) as session, session.begin():
+                session.add(MemberRow(image_id=image_id, member=member_id, can_share=False,
+                                      status="pending", created_at=now, updated_at=now))
+        except IntegrityError:
+            raise exception.Duplicate(
+                f"{member_id} is already a member of image {image_id}") from None
+        return self.member(image_id, member_id)
+
+    def set_member_status(self, image_id: str, member_id: str, status: str) -> Membership:
+        with Session(self.engine) as session, session.begin():
+            row = session.get(MemberRow, (image_id, member_id))
+            if row is None:
+                raise exception.NotFound(f"{member_id} is not a member of image {image_id}")
+            row.status = status
+            row.updated_at = utcnow()
+        return self.member(image_id, member_id)
+
     def delete_member(self, image_id: str, member_id: str) -> None:
         with Session(self.engine) as session, session.begin():
             session.execute(delete(MemberRow).where(
                 MemberRow.image_id == image_id, MemberRow.member == member_id))
+
+    # -- tasks ----------------------------------------------------------------------------
+
+    def create_task(self, task: Task) -> Task:
+        with Session(self.engine) as session, session.begin():
+            session.add(TaskRow(id=task.id, image_id=task.image_id, type=task.type,
+                                status=task.status, owner=task.owner,
+                                input=json.dumps(task.input), message=task.message,
+                                created_at=task.created_at, updated_at=task.updated_at))
+        return task
+
+    def update_task(self, task_id: str, status: str, message: str = "") -> None:
+        with Session(self.engine) as session, session.begin():
+            session.execute(update(TaskRow).where(TaskRow.id == task_id).values(
+                status=status, message=message, updated_at=utcnow()))
+
+    def image_tasks(self, image_id: str) -> list[Task]:
+        """The image's tasks, newest first."""
+        with Session(self.engine) as session:
+            rows = session.scalars(select(TaskRow).where(TaskRow.image_id == image_id)
+                                   .order_by(TaskRow.created_at.desc(), TaskRow.id))
+            return [Task(id=r.id, image_id=r.image_id, type=r.type, status=r.status,
+                         owner=r.owner, input=json.loads(r.input), message=r.message,
+                         created_at=r.created_at, updated_at=r.updated_at) for r in rows]
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -189,13 +257,25 @@ class Registry:
                 {"image_id": image_id, "name": k, "value": v} for k, v in properties.items()])
 
     @staticmethod
-    def _properties(session: Session, ids: list[str]) -> dict[str, dict[str, str]]:
-        result: dict[str, dict[str, str]] = {image_id: {} for image_id in ids}
+    def _write_tags(session: Session, image_id: str, tags: list[str]) -> None:
+        if tags:
+            session.execute(insert(TagRow), [
+                {"image_id": image_id, "value": t} for t in dict.fromkeys(tags)])
+
+    @staticmethod
+    def _extras(session: Session,
+                ids: list[str]) -> dict[str, tuple[dict[str, str], list[str]]]:
+        """Properties and tags of each image in ``ids`` (two queries for the lot)."""
+        result: dict[str, tuple[dict[str, str], list[str]]] = {i: ({}, []) for i in ids}
         if ids:
             for image_id, name, value in session.execute(
                     select(PropertyRow.image_id, PropertyRow.name, PropertyRow.value)
                     .where(PropertyRow.image_id.in_(ids))):
-                result[image_id][name] = value
+                result[image_id][0][name] = value
+            for image_id, value in session.execute(
+                    select(TagRow.image_id, TagRow.value).where(TagRow.image_id.in_(ids))
+                    .order_by(TagRow.image_id, TagRow.value)):
+                result[image_id][1].append(value)
         return result
 
     def _conditions(self, session: Session, query: ImageQuery) -> list[Any]:
@@ -208,6 +288,16 @@ class Registry:
             conds.append(ImageRow.status != KILLED)
         for column, value in query.exact.items():
             conds.append(getattr(ImageRow, column) == value)
+        for column, values in query.any_of.items():
+            conds.append(getattr(ImageRow, column).in_(values))
+        for column, op, moment in query.times:
+            conds.append(_compare(getattr(ImageRow, column), op, moment))
+        for tag in query.tags:
+            conds.append(exists().where(TagRow.image_id == ImageRow.id, TagRow.value == tag))
+        if query.os_hidden is not None:
+            conds.append(ImageRow.os_hidden == query.os_hidden)
+        if query.visibility is not None:
+            conds.append(ImageRow.visibility == query.visibility)
         if query.size_min is not None:
             conds.append(ImageRow.size >= query.size_min)
         if query.size_max is not None:
@@ -219,7 +309,9 @@ class Registry:
             conds.append(ImageRow.visibility == "public")
         elif query.is_public is False:
             conds.append(ImageRow.visibility != "public")
-        if not query.viewer_is_admin:
+        if not query.viewer_is_admin and query.member_status is not None:
+            conds.append(self._v2_visible(query))
+        elif not query.viewer_is_admin:
             visible: list[Any] = [ImageRow.visibility.in_(["public", "community"])]
             if query.viewer is not None:
                 visible.append(ImageRow.owner == query.viewer)
@@ -230,17 +322,57 @@ class Registry:
             conds.append(self._after_marker(session, query))
         return conds
 
+    @staticmethod
+    def _v2_visible(query: ImageQuery) -> Any:
+        """v2 rules: public, community when listed by name or owned, own, and shared images
+        whose membership has ``member_status``."""
+        viewer = query.viewer
+        visible: list[Any] = [ImageRow.visibility == "public"]
+        if query.visibility == "community":
+            visible.append(ImageRow.visibility == "community")
+        if viewer is not None:
+            visible.append(ImageRow.owner == viewer)
+            member = [MemberRow.image_id == ImageRow.id, MemberRow.member == viewer]
+            if query.member_status != "all":
+                member.append(MemberRow.status == query.member_status)
+            visible.append(and_(ImageRow.visibility == "shared", exists().where(*member)))
+        return or_(*visible)
+
     def _after_marker(self, session: Session, query: ImageQuery) -> Any:
+        """Rows after the marker in the (multi-key) sort order: keyset pagination."""
         marker = session.get(ImageRow, query.marker)
         if marker is None:
             raise exception.BadRequest(f"Invalid marker {query.marker}: image not found")
-        col = getattr(ImageRow, query.sort_key)
-        value = getattr(marker, query.sort_key)
-        if query.sort_dir == "asc":  # nulls first
-            if value is None:
-                return or_(and_(col.is_(None), ImageRow.id > marker.id), col.is_not(None))
-            return or_(col > value, and_(col == value, ImageRow.id > marker.id))
-        # desc: nulls last
-        if value is None:
-            return and_(col.is_(None), ImageRow.id < marker.id)
-        return or_(col < value, and_(col == value, ImageRow.id < marker.id), col.is_(None))
+        alternatives: list[Any] = []
+        equal_so_far: list[Any] = []
+        for key, direction in _order(query):
+            col, value = getattr(ImageRow, key), getattr(marker, key)
+            alternatives.append(and_(*equal_so_far, _after(col, direction, value)))
+            equal_so_far.append(col.is_(None) if value is None else col == value)
+        return or_(*alternatives)
+
+
+def _order(query: ImageQuery) -> list[tuple[str, str]]:
+    """The query's sort keys, ending with ``id`` so the order is total."""
+    order = query.order
+    if all(key != "id" for key, _ in order):
+        order.append(("id", order[-1][1]))
+    return order
+
+
+def _after(col: Any, direction: str, value: Any) -> Any:
+    """Rows strictly after ``value`` in ``col`` (asc: nulls first; desc: nulls last)."""
+    if direction == "asc":
+        return col.is_not(None) if value is None else col > value
+    return false() if value is None else or_(col < value, col.is_(None))
+
+
+def _compare(col: Any, op: str, value: datetime) -> Any:
+    """``col op value``; a whole-second value stands for that whole second (v2 shows
+    times without fractions, so ``gt:<shown created_at>`` excludes the image itself)."""
+    if value.microsecond:
+        return {"gt": col > value, "gte": col >= value, "lt": col < value, "lte": col <= value,
+                "eq": col == value, "neq": col != value}[op]
+    end = value + timedelta(seconds=1)
+    return {"gt": col >= end, "gte": col >= value, "lt": col < value, "lte": col < end,
+            "eq": and_(col >= value, col < end), "neq": or_(col < value, col >= end)}[op]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
+import socket
 from typing import AsyncIterator
 from urllib.parse import urlsplit
 
@@ -21,16 +24,46 @@ def check_url(url: str) -> str:
     return url
 
 
+async def check_public_url(url: str, allow_private: bool) -> str:
+    """``check_url``, and unless ``allow_private``, BadRequest when the host resolves to a
+    loopback, private, link-local, reserved or multicast address."""
+    check_url(url)
+    if allow_private:
+        return url
+    parts = urlsplit(url)
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
+            type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise exception.BadRequest(f"Cannot resolve the host of {url}: {exc}") from None
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if not address.is_global:
+            raise exception.BadRequest(
+                f"URL {url} points to a non-public address ({address}); refused")
+    return url
+
+
+async def _refuse_private(request: httpx.Request) -> None:
+    await check_public_url(str(request.url), allow_private=False)
+
+
 class HttpStore(Store):
     """Keys are http(s) URLs. Nothing is ever written or deleted remotely."""
 
     driver = "http"
     writable = False
 
-    def __init__(self, name: str, timeout: float = 60.0, chunk_size: int = 1 << 20) -> None:
+    def __init__(self, name: str, timeout: float = 60.0, chunk_size: int = 1 << 20,
+                 allow_private: bool = True) -> None:
+        """With ``allow_private`` False, every request — each redirect hop included — to a
+        host resolving to a non-public address fails with BadRequest."""
         super().__init__(name)
         self.chunk_size = chunk_size
-        self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=True)
+        hooks = {} if allow_private else {"request": [_refuse_private]}
+        self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=True,
+                                         event_hooks=hooks)
 
     async def close(self) -> None:
         await self._client.aclose()
