@@ -19,7 +19,7 @@ from glance.domain import (ACTIVE, DEACTIVATED, DELETED, KILLED, QUEUED, SAVING,
                            Image, ImageQuery, Membership, apply_format_rules, check_transition,
                            new_image_id, utcnow, validate_image_id, MAX_NAME_LENGTH)
 from glance.registry import Registry
-from glance.stores import Store
+from glance.stores import Store, unique_stores
 from glance.stores.base import Chunk
 from glance.stores.http import check_url
 
@@ -71,7 +71,7 @@ class ImageService:
 
     async def start(self) -> None:
         """Start the stores and reconcile uploads a crash left in ``saving``."""
-        for store in self.stores.values():
+        for store in unique_stores(self.stores):
             await store.start()
         for image in await self._db(self.registry.ids_in_status, SAVING):
             LOG.warning("image %s was saving when the server stopped: marking it killed",
@@ -82,7 +82,7 @@ class ImageService:
                            expected_status=[SAVING])
 
     async def close(self) -> None:
-        for store in self.stores.values():
+        for store in unique_stores(self.stores):
             await store.close()
         self.registry.close()
 
