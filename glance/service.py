@@ -76,7 +76,7 @@ class ImageService:
         for image in await self._db(self.registry.ids_in_status, SAVING):
             LOG.warning("image %s was saving when the server stopped: marking it killed",
                         image.id)
-            await self._discard_data(image)
+            await self._discard_partial(image)
             await self._db(self.registry.update, image.id,
                            {"status": KILLED, "store": None, "location": None},
                            expected_status=[SAVING])
@@ -173,8 +173,11 @@ class ImageService:
             raise exception.LimitExceeded(
                 f"Image size {expected_size} exceeds the limit of "
                 f"{self.settings.image_size_cap} bytes")
+        # the store is recorded while saving (location stays empty) so that a restart after a
+        # crash knows where to clean up
         await self._db(self.registry.update, image_id,
-                       {"status": SAVING, "size": expected_size}, expected_status=[QUEUED])
+                       {"status": SAVING, "size": expected_size, "store": store.name},
+                       expected_status=[QUEUED])
         digest = _Digest()
         try:
             stored = await store.put(
@@ -397,6 +400,19 @@ class ImageService:
                                expected_status=[SAVING, ACTIVE])
             except (exception.NotFound, exception.Conflict):
                 pass
+
+    async def _discard_partial(self, image: Image) -> None:
+        """After a crash: remove whatever an interrupted upload of ``image`` left in its store
+        (a whole object, if the crash came after the store's commit; parts; segments)."""
+        store = self.stores.get(image.store) if image.store else None
+        if store is None or not store.writable:
+            return
+        try:
+            await store.delete(image.id)
+            await store.discard_partial(image.id)
+        except exception.StoreError as exc:
+            LOG.error("image %s: cannot clean up its partial upload in store %s: %s", image.id,
+                      store.name, exc)
 
     async def _discard_data(self, image: Image) -> None:
         if image.store is None or image.location is None:

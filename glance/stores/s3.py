@@ -155,6 +155,22 @@ class S3Store(Store):
             LOG.error("store %s: cannot abort multipart upload %s of %s: %s", self.name,
                       upload_id, key, exc)
 
+    async def discard_partial(self, key: str) -> None:
+        check_key(key)
+        answer = await self._s3("list multipart uploads", None,
+                                self._client.list_multipart_uploads, Bucket=self.bucket,
+                                Prefix=key)
+        for upload in answer.get("Uploads", []):
+            if upload.get("Key") == key:
+                LOG.warning("store %s: aborting multipart upload %s of %s left by a crash",
+                            self.name, upload["UploadId"], key)
+                try:
+                    await self._s3("abort a multipart upload", key,
+                                   self._client.abort_multipart_upload, Bucket=self.bucket,
+                                   Key=key, UploadId=upload["UploadId"])
+                except StoreNotFound:
+                    pass
+
     async def get(self, key: str, offset: int = 0,
                   length: int | None = None) -> AsyncIterator[bytes]:
         check_key(key)

@@ -194,6 +194,15 @@ class SwiftStore(Store):
 
         await asyncio.gather(*(one(path) for path in paths))
 
+    async def discard_partial(self, key: str) -> None:
+        check_key(key)
+        _, listing = await self._swift("list segments", None, "get_container", self.segments,
+                                       prefix=f"{key}/", full_listing=True)
+        if listing:
+            LOG.warning("store %s: deleting %d segment(s) of %s left by a crash", self.name,
+                        len(listing), key)
+        await self._delete_segments([f"/{self.segments}/{item['name']}" for item in listing])
+
     async def get(self, key: str, offset: int = 0,
                   length: int | None = None) -> AsyncIterator[bytes]:
         check_key(key)

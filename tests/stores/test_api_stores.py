@@ -218,3 +218,57 @@ def test_bad_store_configuration_stops_startup_naming_the_store(tmp_path: Path) 
     err = _start_fails(tmp_path, '[stores.cold]\ndriver = "s3"\nbucket = "b"\n'
                                  'part_size = "big"\n')
     assert "cold" in err and "part_size" in err
+
+
+@pytest.mark.parametrize("store", ["cold", "archive"])
+def test_crash_mid_upload_is_cleaned_up_on_restart(swift_server: SwiftServer, tmp_path: Path,
+                                                   store: str) -> None:
+    """kill -9 while parts/segments are in the store; the restart aborts and deletes them."""
+    import signal
+    import socket
+    import time
+
+    bucket, container = unique("crash"), unique("crash")
+    config = tmp_path / "glance.toml"
+    config.write_text(
+        toml_table("cold", swift_server.s3_settings(bucket, part_size=PART,
+                                                    multipart_threshold=PART))
+        + toml_table("archive", swift_server.swift_settings(container, segment_size=SEGMENT)))
+    data_dir = tmp_path / "data"
+    server = start_server(data_dir, ["--config", str(config)])
+    parts = bucket + "+segments" if store == "cold" else container + "_segments"
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    try:
+        sock.sendall(b"POST /v1/images HTTP/1.1\r\nHost: x\r\nx-image-meta-name: crash\r\n"
+                     b"x-image-meta-disk_format: raw\r\nx-image-meta-container_format: bare\r\n"
+                     b"x-image-meta-store: " + store.encode() + b"\r\n"
+                     b"Content-Type: application/octet-stream\r\nContent-Length: 104857600\r\n"
+                     b"\r\n")
+        sock.sendall(os.urandom(3 * PART))
+        deadline = time.monotonic() + 30
+        while not swift_server.names(parts):
+            assert time.monotonic() < deadline, "no part reached the store"
+            time.sleep(0.1)
+        server.process.send_signal(signal.SIGKILL)
+        server.process.wait(10)
+    finally:
+        sock.close()
+        server.stop()
+    assert swift_server.names(parts)
+
+    restarted = start_server(data_dir, ["--config", str(config)])
+    try:
+        images = httpx.get(restarted.url + "/v1/images/detail?name=crash&status=killed").json()
+        assert [i["status"] for i in images["images"]] == ["killed"]
+        assert swift_server.names(parts) == []
+        assert swift_server.names(bucket) == [] and swift_server.names(container) == []
+        if store == "cold":
+            import boto3
+            from botocore.config import Config
+            s3 = boto3.client("s3", endpoint_url=swift_server.url, region_name="us-east-1",
+                              aws_access_key_id=swift_server.user,
+                              aws_secret_access_key=swift_server.key,
+                              config=Config(s3={"addressing_style": "path"}))
+            assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    finally:
+        restarted.stop()
