@@ -134,9 +134,10 @@ STORE_SETTINGS: dict[str, tuple[Option, ...]] = {
                "Objects smaller than this (and than `part_size`) go up in one PUT; larger "
                "ones as a multipart upload."),
         Option("part_size", int, 8388608,
-               "Size of each multipart part in bytes (S3 requires ≥ 5 MiB but for the last)."),
+               "Size of each multipart part in bytes (S3 requires ≥ 5 MiB but for the last; "
+               "parts grow when a declared size would need more than 10 000)."),
         Option("max_concurrency", int, 4,
-               "Parts of one upload in flight at once (memory ≈ part_size × this)."),
+               "Parts of one upload in flight at once (memory ≈ part_size × (this + 1))."),
         Option("verify_ssl", _parse_bool, True, "Verify the endpoint's TLS certificate."),
         Option("connect_timeout", float, 10.0, "Seconds to wait for a connection."),
         Option("read_timeout", float, 120.0, "Seconds to wait for a response."),
@@ -155,11 +156,12 @@ STORE_SETTINGS: dict[str, tuple[Option, ...]] = {
         Option("region_name", str, None, "Keystone v3: region of the object-store endpoint."),
         Option("create_container", _parse_bool, False,
                "Create the container (and `<container>_segments`) on start if missing."),
-        Option("segment_size", int, 209715200,
+        Option("segment_size", int, 67108864,
                "Objects smaller than this go up in one PUT; larger ones as segments in "
-               "`<container>_segments` under a static large object manifest."),
-        Option("max_concurrency", int, 4,
-               "Segments of one upload in flight at once (memory ≈ segment_size × this)."),
+               "`<container>_segments` under a static large object manifest (segments grow "
+               "when a declared size would need more than 1000)."),
+        Option("max_concurrency", int, 2,
+               "Segments of one upload in flight at once (memory ≈ segment_size × (this + 1))."),
         Option("insecure", _parse_bool, False, "Do not verify the endpoint's TLS certificate."),
         Option("timeout", float, 120.0, "Seconds to wait for a response."),
         Option("max_threads", int, 16, "Worker threads (and pooled connections) of the store."),

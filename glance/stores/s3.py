@@ -17,6 +17,7 @@ from glance.stores._parts import Blocking, PartReader, PartSender, shielded
 from glance.stores.base import Chunk, Store, StoredObject, StoreNotFound, StoreWriteError, check_key
 
 LOG = logging.getLogger(__name__)
+MAX_PARTS = 10000  # parts of one multipart upload, at most (S3)
 _MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchUpload"}
 
 
@@ -110,21 +111,26 @@ class S3Store(Store):
     async def put(self, key: str, chunks: AsyncIterator[Chunk],
                   size_hint: int | None = None) -> StoredObject:
         check_key(key)
-        reader = PartReader(chunks, self.part_size)
-        first = await reader.next_part() or b""
-        if reader.eof and len(first) < self.part_size and len(first) < self.multipart_threshold:
+        part_size = self.part_size
+        if size_hint is not None and size_hint > part_size * MAX_PARTS:
+            part_size = -(-size_hint // MAX_PARTS)  # bigger parts, so that the upload fits
+        reader = PartReader(chunks, part_size)
+        first = await reader.next_part() or bytearray()
+        if reader.eof and len(first) < part_size and len(first) < self.multipart_threshold:
             await self._s3("write", key, self._client.put_object, Bucket=self.bucket, Key=key,
                            Body=first, ContentType="application/octet-stream")
             return StoredObject(key=key, size=len(first))
-        return await self._put_multipart(key, first, reader)
+        reader.push_back(first)
+        del first  # only the reader holds the part now
+        return await self._put_multipart(key, reader)
 
-    async def _put_multipart(self, key: str, first: bytes, reader: PartReader) -> StoredObject:
+    async def _put_multipart(self, key: str, reader: PartReader) -> StoredObject:
         created = await self._s3("start a multipart upload", key,
                                  self._client.create_multipart_upload, Bucket=self.bucket,
                                  Key=key, ContentType="application/octet-stream")
         upload_id = created["UploadId"]
 
-        async def send(number: int, data: bytes) -> dict[str, Any]:
+        async def send(number: int, data: bytearray) -> dict[str, Any]:
             answer = await self._s3("write a part", key, self._client.upload_part,
                                     Bucket=self.bucket, Key=key, UploadId=upload_id,
                                     PartNumber=number, Body=data)
@@ -137,7 +143,7 @@ class S3Store(Store):
 
         sender: PartSender[dict[str, Any]] = PartSender(send, self.max_concurrency)
         try:
-            parts = await sender.run(first, reader)
+            parts = await sender.run(reader)
             await self._s3("complete a multipart upload", key,
                            self._client.complete_multipart_upload, Bucket=self.bucket, Key=key,
                            UploadId=upload_id, MultipartUpload={"Parts": parts})

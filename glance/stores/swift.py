@@ -10,7 +10,6 @@ worker threads, each on a pooled connection. swiftclient errors never escape thi
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import logging
 import queue
@@ -22,10 +21,11 @@ import requests
 from swiftclient import client as swiftclient
 from swiftclient.exceptions import ClientException
 
-from glance.stores._parts import Blocking, PartReader, PartSender, shielded
+from glance.stores._parts import Blocking, BufferReader, PartReader, PartSender, shielded
 from glance.stores.base import Chunk, Store, StoredObject, StoreNotFound, StoreWriteError, check_key
 
 LOG = logging.getLogger(__name__)
+MAX_SEGMENTS = 1000  # Swift's default max_manifest_segments
 _VENDOR_ERRORS = (ClientException, requests.RequestException, OSError)
 
 
@@ -38,7 +38,7 @@ class SwiftStore(Store):
                  auth_version: str = "1", project_name: str | None = None,
                  project_domain_name: str = "Default", user_domain_name: str = "Default",
                  region_name: str | None = None, create_container: bool = False,
-                 segment_size: int = 200 << 20, max_concurrency: int = 4,
+                 segment_size: int = 64 << 20, max_concurrency: int = 2,
                  insecure: bool = False, timeout: float = 120.0, max_threads: int = 16,
                  read_chunk_size: int = 1 << 20) -> None:
         super().__init__(name)
@@ -132,33 +132,43 @@ class SwiftStore(Store):
     async def put(self, key: str, chunks: AsyncIterator[Chunk],
                   size_hint: int | None = None) -> StoredObject:
         check_key(key)
-        reader = PartReader(chunks, self.segment_size)
-        first = await reader.next_part() or b""
-        if reader.eof and len(first) < self.segment_size:
+        segment_size = self.segment_size
+        if size_hint is not None and size_hint > segment_size * MAX_SEGMENTS:
+            segment_size = -(-size_hint // MAX_SEGMENTS)  # bigger segments, so that it fits
+        reader = PartReader(chunks, segment_size)
+        first = await reader.next_part() or bytearray()
+        if reader.eof and len(first) < segment_size:
             await self._put_plain(key, first)
             return StoredObject(key=key, size=len(first))
-        return await self._put_segmented(key, first, reader)
+        reader.push_back(first)
+        del first  # only the reader holds the part now
+        return await self._put_segmented(key, reader)
 
-    async def _put_plain(self, container_key: str, data: bytes, container: str | None = None,
+    async def _put_plain(self, container_key: str, data: bytearray, container: str | None = None,
                          doing: str = "write") -> str:
         # a file object, so that swiftclient can rewind it to retry
-        body: Any = io.BytesIO(data) if data else b""
-        return await self._swift(doing, container_key, "put_object", container or self.container,
-                                 container_key, body, content_length=len(data),
-                                 chunk_size=(1 << 20) if data else None,
-                                 content_type="application/octet-stream")
+        body: Any = BufferReader(data) if data else b""
+        try:
+            return await self._swift(doing, container_key, "put_object",
+                                     container or self.container, container_key, body,
+                                     content_length=len(data),
+                                     chunk_size=(1 << 20) if data else None,
+                                     content_type="application/octet-stream")
+        finally:
+            if data:
+                body.release()
 
-    async def _put_segmented(self, key: str, first: bytes, reader: PartReader) -> StoredObject:
+    async def _put_segmented(self, key: str, reader: PartReader) -> StoredObject:
         prefix = f"{key}/{uuid.uuid4().hex}/"
 
-        async def send(number: int, data: bytes) -> dict[str, Any]:
+        async def send(number: int, data: bytearray) -> dict[str, Any]:
             name = f"{prefix}{number:08d}"
             etag = await self._put_plain(name, data, self.segments, "write a segment")
             return {"path": f"/{self.segments}/{name}", "etag": etag, "size_bytes": len(data)}
 
         sender: PartSender[dict[str, Any]] = PartSender(send, self.max_concurrency)
         try:
-            manifest = await sender.run(first, reader)
+            manifest = await sender.run(reader)
             await self._swift("write the manifest", key, "put_object", self.container, key,
                               json.dumps(manifest), query_string="multipart-manifest=put",
                               content_type="application/octet-stream")
