@@ -230,6 +230,7 @@ class SwiftStore(Store):
                                            headers=headers or None)
             except ClientException as exc:
                 if exc.http_status == 416:
+                    self._idle.put(conn)
                     return  # nothing at or after offset
                 self._fail(exc, key, "read")
             except _VENDOR_ERRORS as exc:

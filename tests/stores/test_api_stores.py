@@ -272,3 +272,40 @@ def test_crash_mid_upload_is_cleaned_up_on_restart(swift_server: SwiftServer, tm
             assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
     finally:
         restarted.stop()
+
+
+def _vm_hwm_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM")
+
+
+@pytest.mark.parametrize("store", ["cold", "archive"])
+def test_memory_stays_flat_for_a_big_image(deployment: Deployment, store: str) -> None:
+    """128 MiB through 5 MiB parts / 1 MiB segments: glance-api's peak RSS grows by far less
+    than the image (about part size × (concurrency + 1) plus buffers)."""
+    size = 128 << 20
+    block = os.urandom(1 << 20)
+    md5 = hashlib.md5()
+
+    def body():
+        for _ in range(size >> 20):
+            md5.update(block)
+            yield block
+
+    url = deployment.server.url
+    before = _vm_hwm_mib(deployment.server.process.pid)
+    response = httpx.post(url + "/v1/images", content=body(), timeout=300, headers={
+        **RAW, "x-image-meta-name": "big", "x-image-meta-store": store})
+    assert response.status_code == 201, response.text
+    image = response.json()["image"]
+    assert image["checksum"] == md5.hexdigest()
+    got = hashlib.md5()
+    with httpx.stream("GET", f"{url}/v1/images/{image['id']}", timeout=300) as answer:
+        for chunk in answer.iter_bytes(1 << 20):
+            got.update(chunk)
+    assert got.hexdigest() == md5.hexdigest()
+    growth = _vm_hwm_mib(deployment.server.process.pid) - before
+    assert growth < 64, f"glance-api grew by {growth:.0f} MiB"
+    assert httpx.delete(f"{url}/v1/images/{image['id']}").status_code == 200
