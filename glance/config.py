@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import sys
 import tomllib
@@ -30,6 +31,23 @@ def _parse_bool(value: str) -> bool:
     if lowered in ("0", "false", "no", "off"):
         return False
     raise ValueError(f"not a boolean: {value!r}")
+
+
+def _parse_stores(value: Any) -> dict[str, dict[str, Any]]:
+    """The ``stores`` option: a mapping of store name → settings (a TOML table or JSON text)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not valid JSON: {exc}") from None
+    if not isinstance(value, Mapping):
+        raise ValueError("expected a table of stores, e.g. {\"cold\": {\"driver\": \"s3\", …}}")
+    stores: dict[str, dict[str, Any]] = {}
+    for name, table in value.items():
+        if not isinstance(table, Mapping):
+            raise ValueError(f"store {name!r}: expected a table of settings")
+        stores[str(name)] = _check_store_settings(str(name), dict(table))
+    return stores
 
 
 @dataclass(frozen=True)
@@ -66,7 +84,16 @@ OPTIONS: tuple[Option, ...] = (
            "Directory of the `file` store. Default: `<data_dir>/images`."),
     Option("file_store_fsync", _parse_bool, True,
            "fsync each uploaded file before it becomes visible (durability over speed)."),
-    Option("default_store", str, "file", "Store that receives uploads when none is named."),
+    Option("default_store", str, "file",
+           "Store that receives uploads when none is named: a name from `stores`, or "
+           "`file` / `s3` / `swift` (the first configured store of that driver)."),
+    Option("stores", _parse_stores, None,
+           "Named store instances: a table per store, e.g. `[stores.cold]` with "
+           "`driver = \"s3\"` and that driver's settings (see *Store settings*); in the "
+           "environment, JSON of the same shape. `file`, `s3` and `swift` also name the first "
+           "store of each driver. Without a store named or aliased `file`, the built-in `file` "
+           "store (`file_store_dir`) is kept. Default: only the built-in `file` store.",
+           flag=False),
     Option("public_endpoint", str, None,
            "Base URL used in links and `uri`s (e.g. `https://images.example.com`). Default: "
            "built from the request's Host header."),
@@ -116,6 +143,88 @@ OPTIONS: tuple[Option, ...] = (
 
 _BY_NAME: dict[str, Option] = {opt.name: opt for opt in OPTIONS}
 
+_REQUIRED = object()  # default of a store setting that must be given
+
+# The settings of each store driver (inside a ``[stores.NAME]`` table), declared once here.
+STORE_SETTINGS: dict[str, tuple[Option, ...]] = {
+    "file": (
+        Option("directory", str, _REQUIRED, "Directory holding one file per image."),
+        Option("fsync", _parse_bool, True, "fsync each file before it becomes visible."),
+    ),
+    "s3": (
+        Option("bucket", str, _REQUIRED, "Bucket holding the images (one object per image)."),
+        Option("endpoint_url", str, None,
+               "S3 endpoint, e.g. `http://127.0.0.1:8080`. Default: AWS for `region`."),
+        Option("access_key", str, None, "Access key id (default: boto3's credential chain)."),
+        Option("secret_key", str, None, "Secret access key."),
+        Option("region", str, "us-east-1", "Region name (signing and bucket creation)."),
+        Option("addressing_style", str, "path", "`path`, `virtual` or `auto`."),
+        Option("create_bucket", _parse_bool, False, "Create the bucket on start if missing."),
+        Option("multipart_threshold", int, 8388608,
+               "Objects smaller than this (and than `part_size`) go up in one PUT; larger "
+               "ones as a multipart upload."),
+        Option("part_size", int, 8388608,
+               "Size of each multipart part in bytes (S3 requires ≥ 5 MiB but for the last; "
+               "parts grow when a declared size would need more than 10 000)."),
+        Option("max_concurrency", int, 4,
+               "Parts of one upload in flight at once (memory ≈ part_size × (this + 1))."),
+        Option("verify_ssl", _parse_bool, True, "Verify the endpoint's TLS certificate."),
+        Option("connect_timeout", float, 10.0, "Seconds to wait for a connection."),
+        Option("read_timeout", float, 120.0, "Seconds to wait for a response."),
+        Option("max_threads", int, 16, "Worker threads (and pooled connections) of the store."),
+    ),
+    "swift": (
+        Option("auth_url", str, _REQUIRED,
+               "Auth endpoint: `…/auth/v1.0` (tempauth, auth_version 1) or a Keystone `…/v3`."),
+        Option("user", str, _REQUIRED, "User (`account:user` for tempauth)."),
+        Option("key", str, _REQUIRED, "Key or password."),
+        Option("container", str, _REQUIRED, "Container holding the images."),
+        Option("auth_version", str, "1", "`1` (tempauth / v1.0) or `3` (Keystone v3)."),
+        Option("project_name", str, None, "Keystone v3: project name."),
+        Option("project_domain_name", str, "Default", "Keystone v3: project domain."),
+        Option("user_domain_name", str, "Default", "Keystone v3: user domain."),
+        Option("region_name", str, None, "Keystone v3: region of the object-store endpoint."),
+        Option("create_container", _parse_bool, False,
+               "Create the container (and `<container>_segments`) on start if missing."),
+        Option("segment_size", int, 67108864,
+               "Objects smaller than this go up in one PUT; larger ones as segments in "
+               "`<container>_segments` under a static large object manifest (segments grow "
+               "when a declared size would need more than 1000)."),
+        Option("max_concurrency", int, 2,
+               "Segments of one upload in flight at once (memory ≈ segment_size × (this + 1))."),
+        Option("insecure", _parse_bool, False, "Do not verify the endpoint's TLS certificate."),
+        Option("timeout", float, 120.0, "Seconds to wait for a response."),
+        Option("max_threads", int, 16, "Worker threads (and pooled connections) of the store."),
+    ),
+}
+
+
+def _check_store_settings(name: str, table: dict[str, Any]) -> dict[str, Any]:
+    """Coerce a store's settings to their declared types; unknown or missing ones stop here.
+
+    A driver this module does not know is left for ``build_stores`` to reject."""
+    driver = table.get("driver")
+    if not isinstance(driver, str) or not driver:
+        raise ValueError(f"store {name!r}: missing setting 'driver'")
+    declared = STORE_SETTINGS.get(driver)
+    if declared is None:
+        return table
+    by_name = {opt.name: opt for opt in declared}
+    unknown = sorted(set(table) - set(by_name) - {"driver"})
+    if unknown:
+        raise ValueError(f"store {name!r}: unknown setting(s) {', '.join(unknown)} for driver "
+                         f"{driver!r}")
+    out: dict[str, Any] = {"driver": driver}
+    for opt in declared:
+        if opt.name in table and table[opt.name] is not None:
+            out[opt.name] = _coerce(opt, table[opt.name], f"store {name!r}")
+        elif opt.default is _REQUIRED:
+            raise ValueError(f"store {name!r}: missing required setting {opt.name!r} for "
+                             f"driver {driver!r}")
+        else:
+            out[opt.name] = opt.default
+    return out
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -128,6 +237,7 @@ class Settings:
     file_store_dir: str | None = None
     file_store_fsync: bool = True
     default_store: str = "file"
+    stores: dict[str, dict[str, Any]] = field(default_factory=dict)
     public_endpoint: str | None = None
     max_header_bytes: int = 65536
     max_json_body_bytes: int = 1048576
@@ -173,9 +283,17 @@ def _coerce(opt: Option, value: Any, source: str) -> Any:
         return None
     if opt.type is _parse_bool and isinstance(value, bool):
         return value
-    if opt.type in (int, float) and isinstance(value, (int, float)) and \
-            not isinstance(value, bool):
-        return opt.type(value)
+    if opt.type is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if opt.type is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if opt.type is _parse_stores:
+        try:
+            return _parse_stores(value)
+        except ValueError as exc:
+            raise SystemExit(f"glance: bad value for {opt.name} in {source}: {exc}") from None
+    if isinstance(value, (dict, list)):
+        raise SystemExit(f"glance: bad value for {opt.name} in {source}: expected a single value")
     try:
         return opt.type(str(value))
     except ValueError as exc:
@@ -191,7 +309,9 @@ def read_config_file(path: str) -> dict[str, Any]:
         raise SystemExit(f"glance: cannot read config file {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise SystemExit(f"glance: config file {path} is not valid TOML: {exc}") from None
-    table = data.get("glance", data)
+    table = dict(data.get("glance", data))
+    if "glance" in data and "stores" in data:  # [glance] options beside top-level [stores.X]
+        table["stores"] = {**data["stores"], **table.get("stores", {})}
     values: dict[str, Any] = {}
     for key, value in table.items():
         opt = _BY_NAME.get(key)
@@ -236,6 +356,8 @@ def flags_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _default_text(opt: Option) -> str:
+    if opt.default is _REQUIRED:
+        return "(required)"
     if opt.default is None:
         return "(see description)"
     if isinstance(opt.default, bool):
@@ -248,7 +370,13 @@ def markdown_table() -> str:
     lines = ["| option | flag | environment | default | description |",
              "|---|---|---|---|---|"]
     for opt in OPTIONS:
-        lines.append(f"| `{opt.name}` | `{opt.cli}` | `{opt.env}` | {_default_text(opt)} | {opt.help} |")
+        flag = f"`{opt.cli}`" if opt.flag else "—"
+        lines.append(f"| `{opt.name}` | {flag} | `{opt.env}` | {_default_text(opt)} | {opt.help} |")
+    lines += ["", "Store settings (inside `[stores.NAME]`, beside `driver`):", "",
+              "| driver | setting | default | description |", "|---|---|---|---|"]
+    for driver, declared in STORE_SETTINGS.items():
+        for opt in declared:
+            lines.append(f"| `{driver}` | `{opt.name}` | {_default_text(opt)} | {opt.help} |")
     return "\n".join(lines)
 
 
@@ -256,6 +384,8 @@ def sample_config() -> str:
     """A sample TOML config file listing every option with its default, commented out."""
     out = ["# glance-api configuration (TOML). Every key is optional.", "[glance]"]
     for opt in OPTIONS:
+        if opt.name == "stores":
+            continue  # tables: see the end of the file
         out.append(f"# {opt.help}")
         if opt.default is None:
             out.append(f"# {opt.name} = ")
@@ -265,6 +395,20 @@ def sample_config() -> str:
             out.append(f"# {opt.name} = {opt.default}")
         else:
             out.append(f'# {opt.name} = "{opt.default}"')
+        out.append("")
+    out.append("# Named stores: one table per store (top level, or [glance.stores.NAME]).")
+    for driver, declared in STORE_SETTINGS.items():
+        out.append(f"# [stores.my-{driver}]")
+        out.append(f'# driver = "{driver}"')
+        for opt in declared:
+            if opt.default is _REQUIRED or opt.default is None:
+                out.append(f"# {opt.name} =    # {'required' if opt.default is _REQUIRED else 'optional'}")
+            elif isinstance(opt.default, bool):
+                out.append(f"# {opt.name} = {str(opt.default).lower()}")
+            elif isinstance(opt.default, (int, float)):
+                out.append(f"# {opt.name} = {opt.default}")
+            else:
+                out.append(f'# {opt.name} = "{opt.default}"')
         out.append("")
     return "\n".join(out)
 

@@ -20,7 +20,7 @@ from glance.domain import (ACTIVE, DEACTIVATED, DELETED, IMPORTING, KILLED, MEMB
                            Membership, Task, apply_format_rules, check_transition, new_image_id,
                            utcnow, validate_image_id, MAX_NAME_LENGTH)
 from glance.registry import Registry
-from glance.stores import Store
+from glance.stores import Store, unique_stores
 from glance.stores.base import Chunk
 from glance.stores.http import check_public_url, check_url
 
@@ -77,7 +77,7 @@ class ImageService:
 
     async def start(self) -> None:
         """Start the stores and reconcile uploads a crash left in ``saving``."""
-        for store in self.stores.values():
+        for store in unique_stores(self.stores):
             await store.start()
         if self.staging is not None:
             await self.staging.start()
@@ -90,7 +90,7 @@ class ImageService:
         for image in await self._db(self.registry.ids_in_status, SAVING):
             LOG.warning("image %s was saving when the server stopped: marking it killed",
                         image.id)
-            await self._discard_data(image)
+            await self._discard_partial(image)
             await self._db(self.registry.update, image.id,
                            {"status": KILLED, "store": None, "location": None},
                            expected_status=[SAVING])
@@ -102,7 +102,7 @@ class ImageService:
         for extra in (self.staging, self.web_source):
             if extra is not None:
                 await extra.close()
-        for store in self.stores.values():
+        for store in unique_stores(self.stores):
             await store.close()
         self.registry.close()
 
@@ -216,8 +216,11 @@ class ImageService:
         limit = await self._size_limit(image)
         if expected_size is not None and expected_size > limit.bytes:
             raise exception.LimitExceeded(f"Image size {expected_size} exceeds {limit.reason}")
+        # the store is recorded while saving (location stays empty) so that a restart after a
+        # crash knows where to clean up
         await self._db(self.registry.update, image_id,
-                       {"status": SAVING, "size": expected_size}, expected_status=[from_status])
+                       {"status": SAVING, "size": expected_size, "store": store.name},
+                       expected_status=[from_status])
         digest = _Digest()
         try:
             stored = await store.put(
@@ -685,6 +688,19 @@ class ImageService:
                                expected_status=[SAVING, ACTIVE])
             except (exception.NotFound, exception.Conflict):
                 pass
+
+    async def _discard_partial(self, image: Image) -> None:
+        """After a crash: remove whatever an interrupted upload of ``image`` left in its store
+        (a whole object, if the crash came after the store's commit; parts; segments)."""
+        store = self.stores.get(image.store) if image.store else None
+        if store is None or not store.writable:
+            return
+        try:
+            await store.delete(image.id)
+            await store.discard_partial(image.id)
+        except exception.StoreError as exc:
+            LOG.error("image %s: cannot clean up its partial upload in store %s: %s", image.id,
+                      store.name, exc)
 
     async def _discard_data(self, image: Image) -> None:
         if image.store is None or image.location is None:

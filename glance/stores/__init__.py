@@ -2,26 +2,79 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 from glance.config import Settings
 from glance.stores.base import Store, StoredObject, StoreNotFound, StoreWriteError
 from glance.stores.file import FileStore
 from glance.stores.http import HttpStore
 
 __all__ = ["Store", "StoredObject", "StoreNotFound", "StoreWriteError", "FileStore", "HttpStore",
-           "build_stores", "build_staging_store", "build_web_download_store", "STAGING_STORE",
-           "WEB_DOWNLOAD_STORE"]
+           "DRIVERS", "build_stores", "unique_stores", "build_staging_store",
+           "build_web_download_store", "STAGING_STORE", "WEB_DOWNLOAD_STORE"]
 
 STAGING_STORE = "os_glance_staging_store"
 WEB_DOWNLOAD_STORE = "os_glance_web_download"
 
 
+def _file(name: str, conf: dict[str, Any], settings: Settings) -> Store:
+    return FileStore(name, conf["directory"], fsync=conf["fsync"],
+                     read_chunk_size=settings.chunk_size)
+
+
+def _s3(name: str, conf: dict[str, Any], settings: Settings) -> Store:
+    from glance.stores.s3 import S3Store  # boto3 is loaded only when an s3 store is configured
+    return S3Store(name, read_chunk_size=settings.chunk_size, **conf)
+
+
+def _swift(name: str, conf: dict[str, Any], settings: Settings) -> Store:
+    from glance.stores.swift import SwiftStore
+    return SwiftStore(name, read_chunk_size=settings.chunk_size, **conf)
+
+
+# driver name → factory(store name, settings of the store without "driver", Settings)
+DRIVERS: dict[str, Callable[[str, dict[str, Any], Settings], Store]] = {
+    "file": _file,
+    "s3": _s3,
+    "swift": _swift,
+}
+
+# names that also stand for the first configured store of their driver (the seed's values)
+ALIASED_DRIVERS = ("file", "s3", "swift")
+
+
 def build_stores(settings: Settings) -> dict[str, Store]:
-    """The store instances this server has, by name (the default store included)."""
-    stores: dict[str, Store] = {
-        "file": FileStore("file", settings.resolved_file_store_dir, fsync=settings.file_store_fsync,
-                          read_chunk_size=settings.chunk_size),
-        "http": HttpStore("http", chunk_size=settings.chunk_size),
-    }
+    """The store instances this server has, by name and by alias (the default store included).
+
+    Configured stores come from ``settings.stores``; ``file``, ``s3`` and ``swift`` also name
+    the first configured store of that driver. Without a store named or aliased ``file``, the
+    built-in file store (``file_store_dir``) is kept, and ``http`` (read-only) is always there.
+    An unknown driver or a bad setting stops start-up with a message naming the store.
+    """
+    stores: dict[str, Store] = {}
+    for name, conf in settings.stores.items():
+        conf = dict(conf)
+        driver = conf.pop("driver", None)
+        factory = DRIVERS.get(driver) if isinstance(driver, str) else None
+        if factory is None:
+            raise SystemExit(f"glance: store {name!r}: unknown driver {driver!r} "
+                             f"(known: {', '.join(sorted(DRIVERS))})")
+        if name == "http":
+            raise SystemExit("glance: store name 'http' is reserved for the read-only http store")
+        try:
+            stores[name] = factory(name, conf, settings)
+        except (TypeError, ValueError) as exc:
+            raise SystemExit(f"glance: store {name!r} (driver {driver}): {exc}") from None
+    for driver in ALIASED_DRIVERS:
+        if driver not in stores:
+            first = next((s for s in stores.values() if s.driver == driver), None)
+            if first is not None:
+                stores[driver] = first
+    if "file" not in stores:
+        stores["file"] = FileStore("file", settings.resolved_file_store_dir,
+                                   fsync=settings.file_store_fsync,
+                                   read_chunk_size=settings.chunk_size)
+    stores["http"] = HttpStore("http", chunk_size=settings.chunk_size)
     if settings.default_store not in stores or not stores[settings.default_store].writable:
         raise SystemExit(f"glance: default_store {settings.default_store!r} is not a configured "
                          f"store (have: {', '.join(stores)})")
@@ -39,3 +92,11 @@ def build_web_download_store(settings: Settings) -> Store:
     redirect hop too) unless ``web_download_allow_private``."""
     return HttpStore(WEB_DOWNLOAD_STORE, chunk_size=settings.chunk_size,
                      allow_private=settings.web_download_allow_private)
+
+
+def unique_stores(stores: dict[str, Store]) -> list[Store]:
+    """Each instance once (aliases name the same instance as its own name)."""
+    seen: dict[int, Store] = {}
+    for store in stores.values():
+        seen.setdefault(id(store), store)
+    return list(seen.values())

@@ -74,6 +74,11 @@ class Store(ABC):
     async def stat(self, key: str) -> StoredObject:
         """Size of what is stored under ``key``. Raises StoreNotFound."""
 
+    async def discard_partial(self, key: str) -> None:
+        """Remove what an interrupted ``put`` of ``key`` left behind (after a crash): pending
+        multipart uploads, orphan segments. Never raises for what is not there; StoreWriteError
+        when the store cannot be reached."""
+
     async def exists(self, key: str) -> bool:
         """Whether ``key`` is stored."""
         try:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,9 @@ import pytest
 
 from tests.functional._v2 import unique
 
-GLANCE = shutil.which("glance", path=os.path.dirname(sys.executable))
+# python-glanceclient's `glance` command, run from its module: our package installs a `glance`
+# console script of its own, and whichever was installed last owns that name in the venv.
+GLANCE = [sys.executable, "-c", "import sys; from glanceclient.shell import main; sys.exit(main())"]
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def cli(server, tmp_path_factory):
 
     def run(*args: str, version: str | None = "2", check: bool = True
             ) -> subprocess.CompletedProcess[str]:
-        cmd = [GLANCE, "--os-image-url", server.url, "--os-auth-token", "x"]
+        cmd = [*GLANCE, "--os-image-url", server.url, "--os-auth-token", "x"]
         if version:
             cmd += ["--os-image-api-version", version]
         cmd += list(args)

@@ -174,7 +174,7 @@ def test_cli_create_via_import_and_tasks(open_server, tmp_path):
     image_file.write_bytes(os.urandom(1024 * 1024 + 3))
 
     def cli(*args: str) -> str:
-        cmd = [GLANCE, "--os-image-url", open_server.url, "--os-auth-token", "x",
+        cmd = [*GLANCE, "--os-image-url", open_server.url, "--os-auth-token", "x",
                "--os-image-api-version", "2", *args]
         result = subprocess.run(["sh", "-c", 'exec "$@" <&-', "sh", *cmd],
                                 env={**os.environ, "HOME": str(home)}, capture_output=True,
