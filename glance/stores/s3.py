@@ -7,7 +7,7 @@ are translated here into StoreNotFound / StoreWriteError and never escape.
 from __future__ import annotations
 
 import logging
-from typing import Any, AsyncIterator, Callable, NoReturn
+from typing import Any, AsyncIterator, Callable, NoReturn, cast
 
 import boto3
 import botocore.exceptions
@@ -57,7 +57,7 @@ class S3Store(Store):
         self._client = session.client(
             "s3", endpoint_url=endpoint_url, aws_access_key_id=access_key,
             aws_secret_access_key=secret_key, region_name=region, verify=verify_ssl,
-            config=Config(signature_version="s3v4", s3={"addressing_style": addressing_style},
+            config=Config(signature_version="s3v4", s3=cast(Any, {"addressing_style": addressing_style}),
                           connect_timeout=connect_timeout, read_timeout=read_timeout,
                           max_pool_connections=threads,
                           retries={"max_attempts": 3, "mode": "standard"}))

@@ -149,11 +149,12 @@ class SwiftStore(Store):
         # a file object, so that swiftclient can rewind it to retry
         body: Any = BufferReader(data) if data else b""
         try:
-            return await self._swift(doing, container_key, "put_object",
-                                     container or self.container, container_key, body,
-                                     content_length=len(data),
-                                     chunk_size=(1 << 20) if data else None,
-                                     content_type="application/octet-stream")
+            etag: str = await self._swift(doing, container_key, "put_object",
+                                          container or self.container, container_key, body,
+                                          content_length=len(data),
+                                          chunk_size=(1 << 20) if data else None,
+                                          content_type="application/octet-stream")
+            return etag
         finally:
             if data:
                 body.release()
