@@ -15,7 +15,7 @@ import logging
 import queue
 import uuid
 from contextlib import contextmanager
-from typing import Any, AsyncIterator, Callable, Iterator, NoReturn
+from typing import Any, AsyncIterator, Iterator, NoReturn
 
 import requests
 from swiftclient import client as swiftclient

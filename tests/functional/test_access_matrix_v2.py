@@ -13,7 +13,6 @@ import uuid
 import httpx
 import pytest
 
-from tests.conftest import RunningServer
 
 CALLERS: dict[str, dict[str, str]] = {
     "owner": {"X-Project-Id": "p1", "X-Roles": "member"},

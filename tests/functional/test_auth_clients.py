@@ -53,7 +53,7 @@ def authed(request, tmp_path_factory) -> Iterator[tuple[RunningServer, dict[str,
 def glance(server: RunningServer, home: Path, token: str,
            *args: str) -> subprocess.CompletedProcess[str]:
     """The `glance` CLI with a static token, its own HOME and stdin closed."""
-    cmd = [GLANCE, "--os-image-url", server.url, "--os-auth-token", token,
+    cmd = [*GLANCE, "--os-image-url", server.url, "--os-auth-token", token,
            "--os-image-api-version", "2", *args]
     env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
     env["HOME"] = str(home)
