@@ -282,8 +282,8 @@ class Registry:
         conds: list[Any] = []
         if query.changes_since is not None:
             conds.append(ImageRow.updated_at > query.changes_since)
-        else:
-            conds.append(ImageRow.deleted == false())
+        if query.changes_since is None or not query.viewer_is_admin:
+            conds.append(ImageRow.deleted == false())  # only admins see deleted images
         if "status" not in query.exact:
             conds.append(ImageRow.status != KILLED)
         for column, value in query.exact.items():

@@ -121,3 +121,19 @@ def test_shared_images_listing(server: RunningServer, caller: str) -> None:
     assert response.status_code == 200
     found = image_id in [s["image_id"] for s in response.json()["shared_images"]]
     assert found == (caller in ("member", "admin"))  # only p2 itself, or an admin, asks
+
+
+@pytest.mark.parametrize("caller", list(CALLERS))
+def test_only_admins_see_deleted_images(server: RunningServer, caller: str) -> None:
+    """v1's changes-since lists deleted images, but to admins only."""
+    image_id = make_image(server, "public")
+    assert httpx.delete(f"{server.url}/v1/images/{image_id}",
+                        headers=CALLERS["admin"]).status_code == 200
+    listed = httpx.get(f"{server.url}/v1/images/detail?changes-since=2000-01-01T00:00:00",
+                       headers=CALLERS[caller]).json()["images"]
+    deleted = [i for i in listed if i["id"] == image_id]
+    assert bool(deleted) == (caller == "admin")
+    if deleted:
+        assert deleted[0]["deleted"] is True and deleted[0]["status"] == "deleted"
+    assert httpx.head(f"{server.url}/v1/images/{image_id}",
+                      headers=CALLERS[caller]).status_code == 404
