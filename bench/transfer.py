@@ -91,7 +91,7 @@ def main() -> int:
         uploads, chunked, image_id = [], [], ""
         for _ in range(args.runs):
             res = curl(["-X", "POST", url + "/v1/images", *RAW_HEADERS,
-                        "-H", "x-image-meta-name: bench", "--data-binary", f"@{source}"])
+                        "-H", "x-image-meta-name: bench", "-T", str(source)])
             uploads.append(res["speed_upload"] / 1e6)
             res = curl(["-X", "POST", url + "/v1/images", *RAW_HEADERS, "-H",
                         "Transfer-Encoding: chunked", "-H", "x-image-meta-name: bench",
