@@ -213,9 +213,7 @@ class ImageService:
         _require_formats(image)
         if expected_checksum is not None and len(expected_checksum) > 32:
             raise exception.BadRequest("Invalid checksum: an MD5 hex digest has 32 characters")
-        limit = await self._size_limit(image)
-        if expected_size is not None and expected_size > limit.bytes:
-            raise exception.LimitExceeded(f"Image size {expected_size} exceeds {limit.reason}")
+        limit = await self._size_limit(image, expected_size)
         # the store is recorded while saving (location stays empty) so that a restart after a
         # crash knows where to clean up
         await self._db(self.registry.update, image_id,
@@ -228,10 +226,10 @@ class ImageService:
                 expected_size)
         except BaseException as exc:
             await asyncio.shield(self._fail_upload(image_id, None, store, failed_status))
-            if isinstance(exc, (ConnectionError, asyncio.IncompleteReadError)):
-                raise exception.BadRequest(
-                    "Upload failed: the client disconnected before sending all data") from exc
-            raise
+            gone = _client_gone(exc, "Upload")
+            if gone is None:
+                raise
+            raise gone from exc
         try:
             return await self._db(
                 self.registry.update, image_id,
@@ -286,9 +284,7 @@ class ImageService:
         image = await self._mutable(ctx, image_id)
         if image.status != QUEUED:
             raise exception.Conflict(f"Cannot stage data for an image that is {image.status}")
-        limit = await self._size_limit(image)
-        if expected_size is not None and expected_size > limit.bytes:
-            raise exception.LimitExceeded(f"Image size {expected_size} exceeds {limit.reason}")
+        limit = await self._size_limit(image, expected_size)
         await self._db(self.registry.update, image_id, {"status": UPLOADING},
                        expected_status=[QUEUED])
         try:
@@ -296,10 +292,10 @@ class ImageService:
                                                        limit), expected_size)
         except BaseException as exc:
             await asyncio.shield(self._unstage(image_id, UPLOADING))
-            if isinstance(exc, (ConnectionError, asyncio.IncompleteReadError)):
-                raise exception.BadRequest(
-                    "Staging failed: the client disconnected before sending all data") from exc
-            raise
+            gone = _client_gone(exc, "Staging")
+            if gone is None:
+                raise
+            raise gone from exc
         return await self.get(ctx, image_id)
 
     async def import_image(self, ctx: RequestContext, image_id: str, method: str,
@@ -439,15 +435,6 @@ class ImageService:
             raise exception.NotFound(f"Tag {tag} not found on image {image_id}")
         return await self.update(ctx, image_id,
                                  {"tags": [t for t in image.tags if t != tag]}, {}, False)
-
-    async def set_status(self, ctx: RequestContext, image_id: str, status: str) -> Image:
-        """Admin transitions such as active ↔ deactivated."""
-        if not ctx.is_admin:
-            raise exception.Forbidden("Only an administrator may change an image's status")
-        image = await self.get(ctx, image_id)
-        check_transition(image.status, status)
-        return await self._db(self.registry.update, image_id, {"status": status},
-                              expected_status=[image.status])
 
     # -- members ----------------------------------------------------------------------------
 
@@ -624,8 +611,9 @@ class ImageService:
                 f"An image may have at most {quota} extra properties (this change makes "
                 f"{count})")
 
-    async def _size_limit(self, image: Image) -> "_Limit":
-        """The most bytes this upload may bring: the size cap or the owner's quota left."""
+    async def _size_limit(self, image: Image, expected_size: int | None) -> "_Limit":
+        """The most bytes this upload may bring: the size cap or the owner's quota left.
+        A declared ``expected_size`` beyond it is refused (413) before any data is read."""
         cap = self.settings.image_size_cap
         limit = _Limit(cap, f"the size limit of {cap} bytes")
         quota = self.settings.project_storage_quota
@@ -635,6 +623,8 @@ class ImageService:
                 limit = _Limit(max(quota - used, 0),
                                f"project {image.owner}'s storage quota of {quota} bytes "
                                f"({used} already used)")
+        if expected_size is not None and expected_size > limit.bytes:
+            raise exception.LimitExceeded(f"Image size {expected_size} exceeds {limit.reason}")
         return limit
 
     async def _verified(self, chunks: AsyncIterator[Chunk], digest: "_Digest",
@@ -711,6 +701,14 @@ class ImageService:
                       image.id, image.store)
             return
         await store.delete(image.location)
+
+
+def _client_gone(exc: BaseException, what: str) -> exception.BadRequest | None:
+    """The 400 to raise when ``exc`` means the client went away mid-transfer, else None."""
+    if isinstance(exc, (ConnectionError, asyncio.IncompleteReadError)):
+        return exception.BadRequest(
+            f"{what} failed: the client disconnected before sending all data")
+    return None
 
 
 def _require_formats(image: Image) -> None:
