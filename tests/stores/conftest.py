@@ -29,6 +29,8 @@ class SwiftServer:
 
     port: int
     env: dict[str, str]
+    keystone_port: int
+    keystone_proxy_port: int
 
     @property
     def url(self) -> str:
@@ -51,15 +53,33 @@ class SwiftServer:
                 "key": self.key, "auth_version": "1", "container": container,
                 "create_container": True, **extra}
 
+    def keystone_settings(self, container: str, **extra: Any) -> dict[str, Any]:
+        """The store settings for the proxy that trusts Keystone v3 (user glance, project
+        images, as scripts/keystone-start creates them)."""
+        return {"driver": "swift", "auth_url": f"http://127.0.0.1:{self.keystone_port}/v3",
+                "user": "glance", "key": "glance-secret", "auth_version": "3",
+                "project_name": "images", "container": container, "create_container": True,
+                **extra}
+
     def connection(self):  # noqa: ANN201 - a swiftclient Connection
         from swiftclient import client
         return client.Connection(authurl=self.auth_url, user=self.user, key=self.key,
                                  auth_version="1")
 
-    def names(self, container: str) -> list[str]:
-        """Object names in ``container`` ([] when it does not exist)."""
+    def keystone_connection(self):  # noqa: ANN201 - a swiftclient Connection
+        settings = self.keystone_settings("-")
+        from swiftclient import client
+        return client.Connection(authurl=settings["auth_url"], user=settings["user"],
+                                 key=settings["key"], auth_version="3",
+                                 os_options={"project_name": settings["project_name"],
+                                             "project_domain_name": "Default",
+                                             "user_domain_name": "Default"})
+
+    def names(self, container: str, keystone: bool = False) -> list[str]:
+        """Object names in ``container`` ([] when it does not exist), in the tempauth
+        account or (``keystone``) in the Keystone project's account."""
         from swiftclient.exceptions import ClientException
-        conn = self.connection()
+        conn = self.keystone_connection() if keystone else self.connection()
         try:
             _, listing = conn.get_container(container, full_listing=True)
             return [item["name"] for item in listing]
@@ -81,23 +101,34 @@ def _run(script: str, env: dict[str, str], timeout: float) -> None:
 
 @pytest.fixture(scope="session")
 def swift_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwiftServer]:
+    """Swift with tempauth + s3api on one proxy, and a second proxy that trusts a real
+    Keystone v3 (scripts/keystone-*) over the same storage servers."""
     root = tmp_path_factory.mktemp("swift")
-    env = {**os.environ, "SWIFT_ROOT": str(root)}
-    ports = set()
-    while len(ports) < 5:
+    env = {**os.environ, "SWIFT_ROOT": str(root), "KEYSTONE_ROOT": str(root / "keystone")}
+    ports: set[int] = set()
+    while len(ports) < 7:
         ports.add(free_port())
-    proxy, obj, cont, acct, memcached = sorted(ports)
+    proxy, obj, cont, acct, memcached, keystone, keystone_proxy = sorted(ports)
     env.update({"SWIFT_PROXY_PORT": str(proxy), "SWIFT_OBJECT_PORT": str(obj),
                 "SWIFT_CONTAINER_PORT": str(cont), "SWIFT_ACCOUNT_PORT": str(acct),
-                "SWIFT_MEMCACHED_PORT": str(memcached)})
+                "SWIFT_MEMCACHED_PORT": str(memcached),
+                "KEYSTONE_PORT": str(keystone),
+                "KEYSTONE_SWIFT_URL": f"http://127.0.0.1:{keystone_proxy}",
+                "SWIFT_KEYSTONE_URL": f"http://127.0.0.1:{keystone}",
+                "SWIFT_KEYSTONE_PROXY_PORT": str(keystone_proxy)})
     started = time.monotonic()
-    _run("swift-setup", env, 600)
     try:
+        _run("keystone-setup", env, 900)
+        _run("keystone-start", env, 120)
+        _run("swift-setup", env, 600)
         _run("swift-start", env, 120)
-        print(f"\nSwift ready on :{proxy} in {time.monotonic() - started:.1f}s")
-        yield SwiftServer(proxy, env)
+        print(f"\nSwift ready on :{proxy} (Keystone v3 proxy :{keystone_proxy}) in "
+              f"{time.monotonic() - started:.1f}s")
+        yield SwiftServer(proxy, env, keystone, keystone_proxy)
     finally:
         subprocess.run([str(SCRIPTS / "swift-stop"), "--wipe"], env=env, timeout=60,
+                       capture_output=True)
+        subprocess.run([str(SCRIPTS / "keystone-stop"), "--wipe"], env=env, timeout=60,
                        capture_output=True)
 
 

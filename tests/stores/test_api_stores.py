@@ -195,6 +195,44 @@ def test_stores_from_the_environment(swift_server: SwiftServer, tmp_path: Path) 
         server.stop()
 
 
+def test_swift_store_with_keystone_v3_through_the_seed_client(swift_server: SwiftServer,
+                                                               tmp_path: Path) -> None:
+    """A Swift store that authenticates with a real Keystone v3: the seed's add/get/delete,
+    segments for a big image, nothing left after delete, no password in any answer."""
+    from glance.client import Client
+    container = unique("ks")
+    config = tmp_path / "glance.toml"
+    config.write_text(toml_table("vault", swift_server.keystone_settings(
+        container, segment_size=SEGMENT)))
+    server = start_server(tmp_path / "data", ["--config", str(config)])
+    try:
+        client = Client(server.host, server.port)
+        data = os.urandom(BIG)
+        meta = client.add_image({"name": "ks", "disk_format": "raw", "container_format": "bare",
+                                 "store": "vault"}, iter([data[:PART], data[PART:]]))
+        assert meta["status"] == "active" and meta["size"] == BIG
+        assert meta["checksum"] == hashlib.md5(data).hexdigest()
+        assert swift_server.names(container, keystone=True) == [meta["id"]]
+        assert len(swift_server.names(container + "_segments", keystone=True)) == 11
+        _, chunks = client.get_image(meta["id"])
+        assert b"".join(chunks) == data
+        answers = httpx.get(server.url + f"/v2/images/{meta['id']}").text + json.dumps(
+            client.get_image_meta(meta["id"]))
+        assert "glance-secret" not in answers and str(swift_server.keystone_port) not in answers
+        client.delete_image(meta["id"])
+        assert swift_server.names(container, keystone=True) == []
+        assert swift_server.names(container + "_segments", keystone=True) == []
+    finally:
+        server.stop()
+
+
+def test_swift_store_with_a_wrong_keystone_password_stops_startup(swift_server: SwiftServer,
+                                                                  tmp_path: Path) -> None:
+    err = _start_fails(tmp_path, toml_table("vault", {
+        **swift_server.keystone_settings(unique("ks")), "key": "wrong"}))
+    assert "vault" in err and "wrong" not in err
+
+
 def _start_fails(tmp_path: Path, config: str) -> str:
     path = tmp_path / "bad.toml"
     path.write_text(config)

@@ -46,7 +46,7 @@ def run(coro):  # noqa: ANN001, ANN201
     return asyncio.run(coro)
 
 
-@pytest.fixture(params=["file", "s3", "swift"])
+@pytest.fixture(params=["file", "s3", "swift", "swift-keystone"])
 def sut(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreUnderTest]:
     if request.param == "file":
         directory = tmp_path / "store"
@@ -66,12 +66,14 @@ def sut(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreUnderTe
             under = StoreUnderTest(store, leftovers, SIZES["multi"])
         else:
             container = unique("conf")
-            store = build("archive", swift.swift_settings(
+            keystone = request.param == "swift-keystone"
+            settings = swift.keystone_settings if keystone else swift.swift_settings
+            store = build("archive", settings(
                 container, segment_size=SWIFT_SEGMENT, max_concurrency=3))
 
             def leftovers() -> list[str]:
-                return swift.names(container) + [f"_segments/{n}" for n in
-                                                 swift.names(container + "_segments")]
+                return swift.names(container, keystone) + [
+                    f"_segments/{n}" for n in swift.names(container + "_segments", keystone)]
             under = StoreUnderTest(store, leftovers, SWIFT_MULTI)
     run(under.store.start())
     yield under
