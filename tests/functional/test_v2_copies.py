@@ -386,3 +386,43 @@ def test_sdk_copy_and_delete_image_from_store(site: Site, http: httpx.Client, sd
     assert sdk.image.download_image(image["id"]).content == data
     sdk.image.delete_image(image["id"])
     assert site.holding(image["id"]) == set()
+
+
+def test_old_database_upgrades_with_images_still_downloadable(tmp_path: Path) -> None:
+    """A registry at revision 0003 (one store/location column pair per image, here recorded
+    under the alias ``file``) is migrated at start: the image keeps its data, now recorded
+    under the store instance's real name, and can be copied like any other."""
+    from sqlalchemy import text
+
+    from glance.registry.engine import create_registry_engine
+    from glance.registry.migrate import upgrade
+
+    data = os.urandom(123_456)
+    url = f"sqlite:///{tmp_path / 'data' / 'glance.sqlite'}"
+    upgrade(url, "0003")
+    engine = create_registry_engine(url)
+    with engine.begin() as con:
+        con.execute(text(
+            "insert into images (id, name, disk_format, container_format, size, checksum, "
+            "status, visibility, protected, os_hidden, min_ram, min_disk, store, location, "
+            "created_at, updated_at, deleted) values ('old-image', 'old', 'raw', 'bare', "
+            ":size, :md5, 'active', 'public', false, false, 0, 0, 'file', 'old-image', "
+            "'2025-01-01', '2025-01-01', false)"),
+            {"size": len(data), "md5": hashlib.md5(data).hexdigest()})
+    engine.dispose()
+    (tmp_path / "store-fast").mkdir()
+    (tmp_path / "store-fast" / "old-image").write_bytes(data)
+    s = start_site(tmp_path)
+    try:
+        with httpx.Client(base_url=s.server.url, timeout=60) as http:
+            assert show(http, "old-image")["stores"] == "fast"
+            assert download(http, "old-image") == data
+            assert http.get("/v1/images/old-image").content == data
+            assert copy(http, "old-image", stores=["slow"]).status_code == 202
+            assert settled(http, "old-image")["stores"] == "fast,slow"
+            assert (s.dirs["slow"] / "old-image").read_bytes() == data
+        with s.db() as con:
+            assert con.execute("select store, key, status from image_locations").fetchall() \
+                == [("fast", "old-image", "active"), ("slow", "old-image", "active")]
+    finally:
+        s.server.stop()
