@@ -168,8 +168,13 @@ async def _progress(svc: "ImageService", image_id: str, store: str,
 
 
 async def interrupted(svc: "ImageService", image_id: str, store: str) -> None:
-    """After a crash: a copy to ``store`` did not finish; record it as failed."""
+    """After a crash: a copy to ``store`` did not finish; record it, and the copy task that
+    was running, as failed."""
     await _progress(svc, image_id, store, failed=True)
+    for task in await svc._db(svc.registry.image_tasks, image_id):
+        if task.status in ("pending", "processing") and store in task.input.get("backend", ()):
+            await svc._db(svc.registry.update_task, task.id, "failure",
+                          f"Copy to {store} interrupted: the server stopped")
 
 
 async def delete_from_store(svc: "ImageService", ctx: RequestContext, store_name: str,

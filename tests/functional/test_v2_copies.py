@@ -304,6 +304,9 @@ def test_restart_cleans_copies_a_crash_interrupted(tmp_path: Path) -> None:
                         "where image_id = ? and store = 'spare'", (iid,))
             con.execute("update image_properties set value = 'slow' where image_id = ? and "
                         "name = 'os_glance_importing_to_stores'", (iid,))
+            con.execute("insert into tasks values ('crashed-task', ?, 'api_image_import', "
+                        "'processing', null, '{\"backend\": [\"slow\"]}', '', "
+                        "'2027-01-01', '2027-01-01')", (iid,))
         s.server = start_server(s.server.data_dir, ["--config", str(tmp_path / "glance.toml")])
         with httpx.Client(base_url=s.server.url, timeout=60) as http:
             image = show(http, iid)
@@ -312,6 +315,8 @@ def test_restart_cleans_copies_a_crash_interrupted(tmp_path: Path) -> None:
             assert image["os_glance_failed_import"] == "slow"
             assert s.holding(iid) == {"fast"}
             assert download(http, iid) == data
+            task = newest_task(http, iid)
+            assert task["id"] == "crashed-task" and task["status"] == "failure"
         with s.db() as con:
             assert con.execute("select store, status from image_locations where image_id = ?",
                                (iid,)).fetchall() == [("fast", "active")]
