@@ -296,9 +296,13 @@ class ImageService:
                 {"status": ACTIVE, "size": stored.size, "checksum": digest.md5.hexdigest(),
                  "os_hash_algo": "sha512", "os_hash_value": digest.sha512.hexdigest()},
                 expected_status=[SAVING], locations=[Location(store.name, stored.key)])
-        except BaseException:
+        except BaseException as exc:
             # deleted (or killed) while we were saving: the bytes belong to nobody
             await asyncio.shield(self._fail_upload(image_id, stored.key, store, failed_status))
+            if isinstance(exc, exception.NotFound):
+                raise exception.Gone(
+                    f"Image {image_id} was deleted during the upload; its data was discarded"
+                ) from None
             raise
 
     async def register_location(self, ctx: RequestContext, image_id: str, url: str) -> Image:

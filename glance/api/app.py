@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from aiohttp import web
 
 from glance.api import versions
@@ -34,6 +36,18 @@ def header_budget_middleware(limit: int):  # type: ignore[no-untyped-def]
     return middleware
 
 
+REQUEST_ID_HEADER = "x-openstack-request-id"
+
+
+async def add_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    """Every response carries ``x-openstack-request-id: req-<uuid>``, as OpenStack clients
+    log it; one id per request, also available to handlers as ``request["request_id"]``."""
+    request_id = request.get("request_id")
+    if request_id is None:
+        request_id = request["request_id"] = f"req-{uuid.uuid4()}"
+    response.headers[REQUEST_ID_HEADER] = request_id
+
+
 def build_service(settings: Settings) -> ImageService:
     engine = create_registry_engine(settings.resolved_database_url)
     if settings.auto_migrate:
@@ -62,6 +76,7 @@ def create_app(settings: Settings) -> web.Application:
         await app[AUTHENTICATOR_KEY].close()
         await app[SERVICE_KEY].close()
 
+    app.on_response_prepare.append(add_request_id)
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
     v1_images.add_routes(app)

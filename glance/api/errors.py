@@ -23,6 +23,7 @@ STATUS_TABLE: dict[type[exception.GlanceException], tuple[int, str]] = {
     exception.NotFound: (404, "Not Found"),
     exception.MethodNotAllowed: (405, "Method Not Allowed"),
     exception.Conflict: (409, "Conflict"),
+    exception.Gone: (410, "Gone"),
     exception.LimitExceeded: (413, "Request Entity Too Large"),
     exception.UnsupportedMediaType: (415, "Unsupported Media Type"),
     exception.RangeNotSatisfiable: (416, "Requested Range Not Satisfiable"),

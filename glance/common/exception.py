@@ -83,6 +83,14 @@ class Duplicate(Conflict):
     default_message = "An object with the same identifier already exists"
 
 
+class Gone(GlanceException):
+    """The image was deleted while its data was being uploaded (410); nothing was kept."""
+
+    code = 410
+    title = "Gone"
+    default_message = "The image was deleted during the upload"
+
+
 class LimitExceeded(GlanceException):
     """A size, quota or count limit was exceeded (413)."""
 
@@ -175,6 +183,7 @@ _BY_STATUS: dict[int, type[GlanceException]] = {
     404: NotFound,
     405: MethodNotAllowed,
     409: Duplicate,
+    410: Gone,
     413: LimitExceeded,
     415: UnsupportedMediaType,
     416: RangeNotSatisfiable,

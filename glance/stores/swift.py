@@ -10,6 +10,7 @@ worker threads, each on a pooled connection. swiftclient errors never escape thi
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import logging
 import queue
@@ -51,6 +52,9 @@ class SwiftStore(Store):
             version = "3"
             if not project_name:
                 raise ValueError("auth_version 3 needs project_name")
+            if importlib.util.find_spec("keystoneclient") is None:
+                raise ValueError("auth_version 3 needs python-keystoneclient "
+                                 "(pip install 'glance[keystone]')")
         else:
             raise ValueError(f"auth_version must be 1 or 3, not {auth_version!r}")
         self.container = container
@@ -95,7 +99,8 @@ class SwiftStore(Store):
         if isinstance(exc, ClientException) and exc.http_status == 404 and key is not None:
             raise StoreNotFound(f"{key} is not in store {self.name}") from None
         status = getattr(exc, "http_status", None)
-        reason = f"HTTP {status}" if status else str(exc).splitlines()[0][:200]
+        lines = [line for line in str(exc).splitlines() if line.strip()]
+        reason = f"HTTP {status}" if status else (lines[0][:200] if lines else type(exc).__name__)
         raise StoreWriteError(f"Store {self.name} failed to {doing}: {reason}") from None
 
     async def _swift(self, doing: str, key: str | None, method: str, *args: Any,

@@ -100,6 +100,32 @@ def test_disconnect_mid_upload_leaves_queued_image_and_no_data(server, http):
     assert server.stored_files() == before
 
 
+def test_image_deleted_during_upload_is_410_and_keeps_no_data(server, http):
+    import time
+    before = server.stored_files()
+    image = create(http)
+    conn = httplib.HTTPConnection(server.host, server.port, timeout=60)
+    try:
+        conn.putrequest("PUT", f"/v2/images/{image['id']}/file")
+        for name, value in {**OCTET, "Content-Length": "2000000"}.items():
+            conn.putheader(name, value)
+        conn.endheaders()
+        conn.send(b"a" * 1_000_000)
+        deadline = time.monotonic() + 10
+        while show(http, image["id"])["status"] != "saving" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert http.delete(f"/v2/images/{image['id']}").status_code == 204
+        conn.send(b"b" * 1_000_000)
+        resp = conn.getresponse()
+        body = json.loads(resp.read())
+    finally:
+        conn.close()
+    assert resp.status == 410, body
+    assert body["error"]["code"] == 410 and "deleted" in body["error"]["message"]
+    assert http.get(f"/v2/images/{image['id']}").status_code == 404
+    assert server.stored_files() == before
+
+
 @pytest.mark.parametrize("ctype", ["application/json", "text/plain", None])
 def test_upload_wrong_content_type_is_415(server, http, ctype):
     image = create(http)

@@ -389,3 +389,15 @@ def test_upload_over_size_cap_is_413_and_image_stays_queued(small_quotas):
     assert_error(declared, 413)
     assert http.put(f"/v2/images/{image['id']}/file", content=b"x" * 1000,
                     headers=OCTET).status_code == 204
+
+
+def test_every_response_carries_its_own_request_id(server, http):
+    """OpenStack clients log x-openstack-request-id; errors and downloads carry one too."""
+    import re
+    seen = set()
+    for resp in (http.get("/v2/images"), http.get("/v2/images/" + str(uuid.uuid4())),
+                 http.get("/versions"), http.get("/images/detail"), http.get("/v2/nothing")):
+        request_id = resp.headers.get("x-openstack-request-id", "")
+        assert re.fullmatch(r"req-[0-9a-f-]{36}", request_id), (resp.status_code, resp.headers)
+        seen.add(request_id)
+    assert len(seen) == 5
