@@ -472,9 +472,7 @@ class ImageService:
         image = await self._db(
             self.registry.update, image_id,
             {"status": DELETED, "deleted": True, "deleted_at": utcnow()},
-            expected_status=[image.status],
-            locations=[Location(loc.store, loc.key, LOCATION_DELETING)
-                       for loc in image.locations])
+            expected_status=[image.status], locations_status=LOCATION_DELETING)
         await self._discard_data(image)
         await self._discard_staged(image_id)
 

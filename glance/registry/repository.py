@@ -64,13 +64,15 @@ class Registry:
                properties: dict[str, str] | None = None, purge_properties: bool = False,
                remove_properties: Iterable[str] = (),
                expected_status: Sequence[str] | None = None,
-               locations: Sequence[Location] | None = None) -> Image:
+               locations: Sequence[Location] | None = None,
+               locations_status: str | None = None) -> Image:
         """Update columns and properties atomically.
 
         With ``expected_status``, the update only happens while the image's status is one of
         those (Conflict otherwise) — the compare-and-set behind every status transition.
         A ``tags`` entry in ``values`` replaces the image's tags; ``locations`` (when not
-        None) replaces its locations.
+        None) replaces its locations; ``locations_status`` sets the status of every location
+        the image has at that moment.
         """
         values = dict(values)
         tags = values.pop("tags", None)
@@ -104,6 +106,9 @@ class Registry:
             if locations is not None:
                 session.execute(delete(LocationRow).where(LocationRow.image_id == image_id))
                 self._write_locations(session, image_id, locations)
+            if locations_status is not None:
+                session.execute(update(LocationRow).where(LocationRow.image_id == image_id)
+                                .values(status=locations_status, updated_at=utcnow()))
             row = session.get(ImageRow, image_id)
             assert row is not None
             session.refresh(row)

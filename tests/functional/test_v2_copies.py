@@ -224,6 +224,30 @@ def test_deleting_an_image_deletes_every_copy(site: Site, http: httpx.Client) ->
                            (image["id"],)).fetchone() == (0,)
 
 
+def test_deleting_an_image_while_it_is_copied_leaves_nothing(site: Site,
+                                                            http: httpx.Client) -> None:
+    """Whether the delete lands before, during or after the copy, no bytes and no location
+    of the image remain once the copy task has ended."""
+    image = active(http, os.urandom(48 * 1024 * 1024))
+    iid = image["id"]
+    assert copy(http, iid, stores=["slow", "spare"]).status_code == 202
+    assert http.delete(f"/v2/images/{iid}").status_code == 204
+    deadline = time.monotonic() + 60
+    while True:  # the image is gone from the API; its task is still in the registry
+        with site.db() as con:
+            (status,) = con.execute("select status from tasks where image_id = ?",
+                                    (iid,)).fetchone()
+        if status in ("success", "failure"):
+            break
+        assert time.monotonic() < deadline, status
+        time.sleep(0.05)
+    assert site.holding(iid) == set()
+    assert all(not n.endswith(".part") for store in STORES for n in site.files(store))
+    with site.db() as con:
+        assert con.execute("select count(*) from image_locations where image_id = ?",
+                           (iid,)).fetchone() == (0,)
+
+
 def test_download_falls_back_to_the_next_copy(site: Site, http: httpx.Client) -> None:
     data = os.urandom(200_000)
     image = active(http, data)

@@ -96,6 +96,11 @@ def test_locations_of_an_image(registry: Registry) -> None:
         registry.update("img", {"status": "killed"}, expected_status=["queued"],
                         locations=[])
     assert len(registry.get("img").locations) == 2  # nothing changed
+    # what the image has at that moment is marked, whatever the caller saw before
+    registry.update("img", {"status": "deleted", "deleted": True},
+                    locations_status="deleting")
+    assert [loc.status for loc in registry.get("img", include_deleted=True).locations] == [
+        "deleting", "deleting"]
 
 
 def test_rename_store(registry: Registry) -> None:
