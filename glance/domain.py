@@ -98,18 +98,34 @@ class Image:
     min_ram: int = 0
     min_disk: int = 0
     owner: str | None = None
-    store: str | None = None
-    location: str | None = None  # key inside ``store``; never a URL with credentials
     created_at: datetime = field(default_factory=utcnow)
     updated_at: datetime = field(default_factory=utcnow)
     deleted_at: datetime | None = None
     deleted: bool = False
     properties: dict[str, str] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
+    locations: list["Location"] = field(default_factory=list)  # in the order they were added
 
     @property
     def is_public(self) -> bool:
         return self.visibility == "public"
+
+    @property
+    def active_locations(self) -> list["Location"]:
+        """The locations holding the whole image, first added first."""
+        return [loc for loc in self.locations if loc.status == LOCATION_ACTIVE]
+
+    @property
+    def store(self) -> str | None:
+        """The store of the first active location (what v1 shows)."""
+        active = self.active_locations
+        return active[0].store if active else None
+
+    @property
+    def location(self) -> str | None:
+        """The key of the first active location."""
+        active = self.active_locations
+        return active[0].key if active else None
 
     def copy(self, **changes: Any) -> "Image":
         clone = dataclasses.replace(self, **changes)
@@ -117,7 +133,26 @@ class Image:
             clone.properties = dict(self.properties)
         if "tags" not in changes:
             clone.tags = list(self.tags)
+        if "locations" not in changes:
+            clone.locations = list(self.locations)
         return clone
+
+
+# Status of one copy of an image's bytes. A crash leaves ``saving`` (a copy being written)
+# or ``deleting`` (a copy being removed); the service cleans both up at start.
+LOCATION_ACTIVE = "active"
+LOCATION_SAVING = "saving"
+LOCATION_DELETING = "deleting"
+
+
+@dataclass(frozen=True)
+class Location:
+    """One copy of an image's bytes: a store instance name and the key inside it (never a URL
+    with credentials; for the read-only http store the key is the public URL)."""
+
+    store: str
+    key: str
+    status: str = LOCATION_ACTIVE
 
 
 def apply_format_rules(disk_format: str | None, container_format: str | None,

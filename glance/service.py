@@ -9,19 +9,22 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, TypeVar
 
+from glance import copies
 from glance.common import exception
 from glance.config import Settings
 from glance.context import RequestContext
-from glance.domain import (ACTIVE, DEACTIVATED, DELETED, IMPORTING, KILLED, MEMBER_STATUSES,
-                           QUEUED, SAVING, UPLOADING, VISIBILITIES, Image, ImageQuery,
-                           Membership, Task, apply_format_rules, check_transition, new_image_id,
-                           utcnow, validate_image_id, MAX_NAME_LENGTH)
+from glance.domain import (ACTIVE, DEACTIVATED, DELETED, IMPORTING, KILLED, LOCATION_DELETING,
+                           LOCATION_SAVING, MEMBER_STATUSES, QUEUED, SAVING, UPLOADING,
+                           VISIBILITIES, Image, ImageQuery, Location, Membership, Task,
+                           apply_format_rules, check_transition, new_image_id, utcnow,
+                           validate_image_id, MAX_NAME_LENGTH)
 from glance.registry import Registry
 from glance.stores import Store, unique_stores
-from glance.stores.base import Chunk
+from glance.stores.base import Chunk, StoreNotFound
 from glance.stores.http import check_public_url, check_url
 
 LOG = logging.getLogger(__name__)
@@ -36,10 +39,15 @@ MAX_TAG_LENGTH = 255
 
 @dataclass(frozen=True)
 class Download:
-    """An active image's bytes, ready to send whole or in part."""
+    """An active image's bytes, ready to send whole or in part, from the first of its
+    locations that has them."""
 
     image: Image
-    store: Store | None  # None when the image has no data (size 0)
+    sources: tuple[tuple[Store, str], ...] = ()  # (store, key); empty: no data (size 0)
+
+    @property
+    def store(self) -> Store | None:
+        return self.sources[0][0] if self.sources else None
 
     @property
     def size(self) -> int:
@@ -47,15 +55,41 @@ class Download:
 
     @property
     def local_path(self) -> str | None:
-        """A local file to send zero-copy, when the store keeps one."""
-        if self.store is None or self.image.location is None:
+        """A local file to send zero-copy, when the first source keeps one."""
+        if not self.sources:
             return None
-        return self.store.local_path(self.image.location)
+        store, key = self.sources[0]
+        return store.local_path(key)
 
-    def read(self, offset: int, length: int) -> AsyncIterator[bytes]:
-        """Stream ``length`` bytes from ``offset``."""
-        assert self.store is not None and self.image.location is not None
-        return self.store.get(self.image.location, offset, length)
+    def read(self, offset: int, length: int | None = None) -> AsyncIterator[bytes]:
+        """Stream ``length`` bytes from ``offset`` (falling back to the next source when a
+        store says it does not have the object)."""
+        return read_first(self.sources, offset, length)
+
+
+async def read_first(sources: Iterable[tuple[Store, str]], offset: int = 0,
+                     length: int | None = None) -> AsyncIterator[bytes]:
+    """The bytes of the first source whose store has the key; StoreNotFound if none has."""
+    missing: StoreNotFound | None = None
+    for store, key in sources:
+        stream = store.get(key, offset, length)
+        try:
+            try:
+                first = await anext(stream)  # type: ignore[call-overload]
+            except StoreNotFound as exc:
+                LOG.warning("%s missing from store %s; trying the next location", key,
+                            store.name)
+                missing = exc
+                continue
+            except StopAsyncIteration:
+                return
+            yield first
+            async for chunk in stream:
+                yield chunk
+            return
+        finally:
+            await stream.aclose()  # type: ignore[attr-defined]
+    raise missing or StoreNotFound("The image has no readable location")
 
 
 class ImageService:
@@ -87,13 +121,19 @@ class ImageService:
             await self._discard_staged(image.id)
             await self._db(self.registry.update, image.id, {"status": QUEUED},
                            expected_status=[IMPORTING])
+        for alias, store in self.stores.items():
+            if alias != store.name and await self._db(self.registry.rename_store, alias,
+                                                      store.name) > 0:
+                LOG.warning("locations recorded under the alias %s now name store %s", alias,
+                            store.name)
         for image in await self._db(self.registry.ids_in_status, SAVING):
             LOG.warning("image %s was saving when the server stopped: marking it killed",
                         image.id)
-            await self._discard_partial(image)
-            await self._db(self.registry.update, image.id,
-                           {"status": KILLED, "store": None, "location": None},
-                           expected_status=[SAVING])
+            for location in image.locations:
+                await self._discard_partial(image.id, location)
+            await self._db(self.registry.update, image.id, {"status": KILLED},
+                           expected_status=[SAVING], locations=[])
+        await self._reconcile_locations()
 
     async def close(self) -> None:
         for job in list(self._jobs):
@@ -143,11 +183,31 @@ class ImageService:
                                       "Image data download is forbidden.")
         if image.status not in (ACTIVE, DEACTIVATED):
             if allow_empty:
-                return Download(image, None)
+                return Download(image)
             raise exception.NotFound(f"Image {image_id} is not active")
-        if image.store is None or image.location is None or not image.size:
-            return Download(image, None)
-        return Download(image, self._store(image.store))
+        if not image.size:
+            return Download(image)
+        sources = self._sources(image)
+        if not sources:
+            raise exception.NotFound(f"The data of image {image_id} is in no configured store")
+        return Download(image, sources)
+
+    def _sources(self, image: Image) -> tuple[tuple[Store, str], ...]:
+        """(store, key) of each active location of ``image`` this server can read, first
+        added first; a local file that is gone is skipped."""
+        sources = []
+        for location in image.active_locations:
+            store = self.stores.get(location.store)
+            if store is None:
+                LOG.error("image %s: its store %s is not configured", image.id, location.store)
+                continue
+            path = store.local_path(location.key)
+            if path is not None and not os.path.exists(path):
+                LOG.error("image %s: %s is missing from store %s", image.id, location.key,
+                          store.name)
+                continue
+            sources.append((store, location.key))
+        return tuple(sources)
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -216,9 +276,9 @@ class ImageService:
         limit = await self._size_limit(image, expected_size)
         # the store is recorded while saving (location stays empty) so that a restart after a
         # crash knows where to clean up
-        await self._db(self.registry.update, image_id,
-                       {"status": SAVING, "size": expected_size, "store": store.name},
-                       expected_status=[from_status])
+        await self._db(self.registry.update, image_id, {"status": SAVING, "size": expected_size},
+                       expected_status=[from_status],
+                       locations=[Location(store.name, image_id, LOCATION_SAVING)])
         digest = _Digest()
         try:
             stored = await store.put(
@@ -234,9 +294,8 @@ class ImageService:
             return await self._db(
                 self.registry.update, image_id,
                 {"status": ACTIVE, "size": stored.size, "checksum": digest.md5.hexdigest(),
-                 "os_hash_algo": "sha512", "os_hash_value": digest.sha512.hexdigest(),
-                 "store": store.name, "location": stored.key},
-                expected_status=[SAVING])
+                 "os_hash_algo": "sha512", "os_hash_value": digest.sha512.hexdigest()},
+                expected_status=[SAVING], locations=[Location(store.name, stored.key)])
         except BaseException as exc:
             # deleted (or killed) while we were saving: the bytes belong to nobody
             await asyncio.shield(self._fail_upload(image_id, stored.key, store, failed_status))
@@ -260,8 +319,8 @@ class ImageService:
             raise exception.BadRequest(f"Location {url} is not readable: {exc}") from None
         return await self._db(
             self.registry.update, image_id,
-            {"status": ACTIVE, "size": stat.size, "store": store.name, "location": url},
-            expected_status=[QUEUED])
+            {"status": ACTIVE, "size": stat.size}, expected_status=[QUEUED],
+            locations=[Location(store.name, url)])
 
     async def copy_from(self, ctx: RequestContext, image_id: str, url: str,
                         store_name: str | None = None, expected_size: int | None = None,
@@ -303,9 +362,18 @@ class ImageService:
         return await self.get(ctx, image_id)
 
     async def import_image(self, ctx: RequestContext, image_id: str, method: str,
-                           uri: str | None = None, store_name: str | None = None) -> Task:
-        """Start importing data into an image; the work runs as a task in the background."""
+                           uri: str | None = None, store_name: str | None = None,
+                           stores: list[str] | None = None, all_stores: bool = False,
+                           all_stores_must_succeed: bool = True) -> Task | None:
+        """Start importing data into an image; the work runs as a task in the background.
+
+        copy-image copies an active image into ``stores`` (or every store it is not in
+        yet); None when there is nothing to copy.
+        """
         image = await self._mutable(ctx, image_id)
+        if method == "copy-image":
+            return await copies.start_copy(self, ctx, image, stores, all_stores,
+                                           all_stores_must_succeed)
         if store_name is not None:
             self._store(store_name)
         if method == "glance-direct":
@@ -401,11 +469,17 @@ class ImageService:
         if image.protected:
             raise exception.Forbidden("Image is protected")
         check_transition(image.status, DELETED)
-        await self._db(self.registry.update, image_id,
-                       {"status": DELETED, "deleted": True, "deleted_at": utcnow()},
-                       expected_status=[image.status])
+        image = await self._db(
+            self.registry.update, image_id,
+            {"status": DELETED, "deleted": True, "deleted_at": utcnow()},
+            expected_status=[image.status], locations_status=LOCATION_DELETING)
         await self._discard_data(image)
         await self._discard_staged(image_id)
+
+    async def delete_from_store(self, ctx: RequestContext, store_name: str,
+                                image_id: str) -> None:
+        """Remove the copy of an active image kept in one store (never its last copy)."""
+        await copies.delete_from_store(self, ctx, store_name, image_id)
 
     async def deactivate(self, ctx: RequestContext, image_id: str) -> Image:
         """active → deactivated (no-op when deactivated; 403 from any other status)."""
@@ -673,38 +747,55 @@ class ImageService:
                 await store.delete(key)
         finally:
             try:
-                reset: dict[str, Any] = {"status": failed_status, "store": None,
-                                         "location": None}
+                reset: dict[str, Any] = {"status": failed_status}
                 if failed_status == QUEUED:  # ready for a retry, as if never uploaded
                     reset.update(size=None, checksum=None, os_hash_algo=None,
                                  os_hash_value=None)
                 await self._db(self.registry.update, image_id, reset,
-                               expected_status=[SAVING, ACTIVE])
+                               expected_status=[SAVING, ACTIVE], locations=[])
             except (exception.NotFound, exception.Conflict):
                 pass
 
-    async def _discard_partial(self, image: Image) -> None:
-        """After a crash: remove whatever an interrupted upload of ``image`` left in its store
-        (a whole object, if the crash came after the store's commit; parts; segments)."""
-        store = self.stores.get(image.store) if image.store else None
+    async def _discard_partial(self, image_id: str, location: Location) -> bool:
+        """After a crash: remove whatever an interrupted write of ``location`` left in its
+        store (a whole object, if the crash came after the store's commit; parts; segments).
+        False when the store could not be reached (the caller keeps the record)."""
+        store = self.stores.get(location.store)
         if store is None or not store.writable:
-            return
+            return True
         try:
-            await store.delete(image.id)
-            await store.discard_partial(image.id)
+            await store.delete(location.key)
+            await store.discard_partial(location.key)
+            return True
         except exception.StoreError as exc:
-            LOG.error("image %s: cannot clean up its partial upload in store %s: %s", image.id,
+            LOG.error("image %s: cannot clean up its partial data in store %s: %s", image_id,
                       store.name, exc)
+            return False
+
+    async def _reconcile_locations(self) -> None:
+        """After a crash: finish removing copies being deleted and drop half-written copies
+        (an interrupted copy-image), so no bytes are left that no record points to."""
+        for status in (LOCATION_DELETING, LOCATION_SAVING):
+            for image_id, location in await self._db(self.registry.locations_in_status,
+                                                     status):
+                LOG.warning("image %s: its copy in store %s was %s when the server stopped; "
+                            "removing it", image_id, location.store, status)
+                if await self._discard_partial(image_id, location):
+                    await self._db(self.registry.remove_location, image_id, location.store)
+                if status == LOCATION_SAVING:
+                    await copies.interrupted(self, image_id, location.store)
 
     async def _discard_data(self, image: Image) -> None:
-        if image.store is None or image.location is None:
-            return
-        store = self.stores.get(image.store)
-        if store is None:
-            LOG.error("image %s: its store %s is no longer configured; data left in place",
-                      image.id, image.store)
-            return
-        await store.delete(image.location)
+        """Delete every copy of a deleted image's bytes, then forget its locations."""
+        for location in image.locations:
+            store = self.stores.get(location.store)
+            if store is None:
+                LOG.error("image %s: its store %s is no longer configured; data left in place",
+                          image.id, location.store)
+                continue
+            if store.writable:
+                await store.delete(location.key)
+            await self._db(self.registry.remove_location, image.id, location.store)
 
 
 def _client_gone(exc: BaseException, what: str) -> exception.BadRequest | None:

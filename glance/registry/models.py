@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String,
-                        Text)
+                        Text, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -32,12 +32,27 @@ class ImageRow(Base):
     min_ram: Mapped[int] = mapped_column(Integer, index=True, default=0)
     min_disk: Mapped[int] = mapped_column(Integer, index=True, default=0)
     owner: Mapped[str | None] = mapped_column(String(255), index=True)
-    store: Mapped[str | None] = mapped_column(String(255))
-    location: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime, index=True)
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
     deleted: Mapped[bool] = mapped_column(Boolean, index=True, default=False)
+
+
+class LocationRow(Base):
+    """One copy of an image's bytes: (store instance name, key) and its status."""
+
+    __tablename__ = "image_locations"
+    __table_args__ = (UniqueConstraint("image_id", "store", name="uq_image_locations_store"),
+                      Index("ix_image_locations_status", "status"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    image_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    store: Mapped[str] = mapped_column(String(255))
+    key: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class PropertyRow(Base):

@@ -9,19 +9,23 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import (Engine, and_, delete, exists, false, func, insert, or_, select,
                         update)
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from glance.common import exception
-from glance.domain import KILLED, Image, ImageQuery, Membership, Task, utcnow
-from glance.registry.models import ImageRow, MemberRow, PropertyRow, TagRow, TaskRow
+from glance.domain import KILLED, Image, ImageQuery, Location, Membership, Task, utcnow
+from glance.registry.models import (ImageRow, LocationRow, MemberRow, PropertyRow, TagRow,
+                                   TaskRow)
 
 _IMAGE_COLUMNS: tuple[str, ...] = tuple(
     c.key for c in ImageRow.__table__.columns)  # type: ignore[attr-defined]
 
 
-def _row_to_image(row: ImageRow, extras: tuple[dict[str, str], list[str]]) -> Image:
+_Extras = tuple[dict[str, str], list[str], list[Location]]
+
+
+def _row_to_image(row: ImageRow, extras: _Extras) -> Image:
     values = {key: getattr(row, key) for key in _IMAGE_COLUMNS}
-    return Image(properties=extras[0], tags=extras[1], **values)
+    return Image(properties=extras[0], tags=extras[1], locations=extras[2], **values)
 
 
 class Registry:
@@ -43,6 +47,7 @@ class Registry:
                 session.execute(insert(ImageRow).values(**values))
                 self._write_properties(session, image.id, image.properties)
                 self._write_tags(session, image.id, image.tags)
+                self._write_locations(session, image.id, image.locations)
         except IntegrityError:
             raise exception.Duplicate(f"An image with identifier {image.id} already exists")
         return image
@@ -58,12 +63,16 @@ class Registry:
     def update(self, image_id: str, values: dict[str, Any],
                properties: dict[str, str] | None = None, purge_properties: bool = False,
                remove_properties: Iterable[str] = (),
-               expected_status: Sequence[str] | None = None) -> Image:
+               expected_status: Sequence[str] | None = None,
+               locations: Sequence[Location] | None = None,
+               locations_status: str | None = None) -> Image:
         """Update columns and properties atomically.
 
         With ``expected_status``, the update only happens while the image's status is one of
         those (Conflict otherwise) — the compare-and-set behind every status transition.
-        A ``tags`` entry in ``values`` replaces the image's tags.
+        A ``tags`` entry in ``values`` replaces the image's tags; ``locations`` (when not
+        None) replaces its locations; ``locations_status`` sets the status of every location
+        the image has at that moment.
         """
         values = dict(values)
         tags = values.pop("tags", None)
@@ -94,6 +103,12 @@ class Registry:
             if tags is not None:
                 session.execute(delete(TagRow).where(TagRow.image_id == image_id))
                 self._write_tags(session, image_id, tags)
+            if locations is not None:
+                session.execute(delete(LocationRow).where(LocationRow.image_id == image_id))
+                self._write_locations(session, image_id, locations)
+            if locations_status is not None:
+                session.execute(update(LocationRow).where(LocationRow.image_id == image_id)
+                                .values(status=locations_status, updated_at=utcnow()))
             row = session.get(ImageRow, image_id)
             assert row is not None
             session.refresh(row)
@@ -135,6 +150,95 @@ class Registry:
                 ImageRow.status == status, ImageRow.deleted == false())))
             props = self._extras(session, [row.id for row in rows])
             return [_row_to_image(row, props[row.id]) for row in rows]
+
+    # -- locations ------------------------------------------------------------------------
+
+    def add_location(self, image_id: str, location: Location,
+                     expected_status: Sequence[str]) -> None:
+        """Add a location to an image whose status is one of ``expected_status`` (Conflict
+        otherwise, or when the image already has a location in that store)."""
+        taken = exception.Conflict(
+            f"Image {image_id} already has a location in store {location.store}")
+        try:
+            with Session(self.engine) as session, session.begin():
+                row = session.get(ImageRow, image_id, with_for_update=True)
+                if row is None or row.deleted:
+                    raise exception.NotFound(f"Image with identifier {image_id} not found")
+                if row.status not in expected_status:
+                    raise exception.Conflict(
+                        f"Image {image_id} is {row.status}; the operation needs one of: "
+                        f"{', '.join(expected_status)}")
+                if session.scalar(select(LocationRow.id).where(
+                        LocationRow.image_id == image_id,
+                        LocationRow.store == location.store)) is not None:
+                    raise taken
+                self._write_locations(session, image_id, [location])
+        except IntegrityError:
+            raise taken from None
+
+    def set_location_status(self, image_id: str, store: str, status: str,
+                            expected_status: str,
+                            image_status: Sequence[str] | None = None,
+                            key: str | None = None, keep_another: bool = False) -> None:
+        """Compare-and-set of one location's status (and ``key``, if given).
+
+        Conflict when it is not ``expected_status`` or, with ``image_status``, when the
+        image's status is not one of those; NotFound when the image or location is gone;
+        with ``keep_another``, Forbidden when no other active location would remain.
+        """
+        with Session(self.engine) as session, session.begin():
+            row = session.get(ImageRow, image_id, with_for_update=True)
+            if row is None or (row.deleted and image_status is not None):
+                raise exception.NotFound(f"Image with identifier {image_id} not found")
+            if image_status is not None and row.status not in image_status:
+                raise exception.Conflict(f"Image {image_id} is {row.status}; the operation "
+                                         f"needs one of: {', '.join(image_status)}")
+            stmt = update(LocationRow).where(
+                LocationRow.image_id == image_id, LocationRow.store == store,
+                LocationRow.status == expected_status)
+            if keep_another:
+                others = aliased(LocationRow)
+                stmt = stmt.where(exists().where(
+                    others.image_id == image_id, others.store != store,
+                    others.status == "active"))
+            values: dict[str, Any] = {"status": status, "updated_at": utcnow()}
+            if key is not None:
+                values["key"] = key
+            result = session.execute(stmt.values(**values))
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                current = session.scalar(select(LocationRow.status).where(
+                    LocationRow.image_id == image_id, LocationRow.store == store))
+                if current is None:
+                    raise exception.NotFound(f"Image {image_id} is not stored in store {store}")
+                if current == expected_status and keep_another:
+                    raise exception.Forbidden(
+                        "Cannot delete image data from the only store containing it. "
+                        "Consider deleting the image instead.")
+                raise exception.Conflict(
+                    f"The copy of image {image_id} in store {store} is {current}")
+
+    def remove_location(self, image_id: str, store: str) -> None:
+        """Forget an image's location in ``store`` (nothing happens if it has none)."""
+        with Session(self.engine) as session, session.begin():
+            session.execute(delete(LocationRow).where(LocationRow.image_id == image_id,
+                                                      LocationRow.store == store))
+
+    def locations_in_status(self, status: str) -> list[tuple[str, Location]]:
+        """``(image id, location)`` of every location in ``status``, deleted images too (used
+        to reconcile after a crash)."""
+        with Session(self.engine) as session:
+            return [(row.image_id, Location(row.store, row.key, row.status))
+                    for row in session.scalars(select(LocationRow).where(
+                        LocationRow.status == status).order_by(LocationRow.id))]
+
+    def rename_store(self, old: str, new: str) -> int:
+        """Record locations in store ``old`` under the name ``new``; how many changed."""
+        with Session(self.engine) as session, session.begin():
+            taken = select(LocationRow.image_id).where(LocationRow.store == new)
+            result = session.execute(update(LocationRow).where(
+                LocationRow.store == old, LocationRow.image_id.not_in(taken))
+                .values(store=new))
+            return int(result.rowcount)  # type: ignore[attr-defined]
 
     # -- members --------------------------------------------------------------------------
 
@@ -263,10 +367,20 @@ class Registry:
                 {"image_id": image_id, "value": t} for t in dict.fromkeys(tags)])
 
     @staticmethod
-    def _extras(session: Session,
-                ids: list[str]) -> dict[str, tuple[dict[str, str], list[str]]]:
-        """Properties and tags of each image in ``ids`` (two queries for the lot)."""
-        result: dict[str, tuple[dict[str, str], list[str]]] = {i: ({}, []) for i in ids}
+    def _write_locations(session: Session, image_id: str,
+                         locations: Iterable[Location]) -> None:
+        now = utcnow()
+        rows = [{"image_id": image_id, "store": loc.store, "key": loc.key,
+                 "status": loc.status, "created_at": now, "updated_at": now}
+                for loc in locations]
+        if rows:
+            session.execute(insert(LocationRow), rows)
+
+    @staticmethod
+    def _extras(session: Session, ids: list[str]) -> dict[str, _Extras]:
+        """Properties, tags and locations of each image in ``ids`` (three queries for the
+        lot)."""
+        result: dict[str, _Extras] = {i: ({}, [], []) for i in ids}
         if ids:
             for image_id, name, value in session.execute(
                     select(PropertyRow.image_id, PropertyRow.name, PropertyRow.value)
@@ -276,6 +390,11 @@ class Registry:
                     select(TagRow.image_id, TagRow.value).where(TagRow.image_id.in_(ids))
                     .order_by(TagRow.image_id, TagRow.value)):
                 result[image_id][1].append(value)
+            for image_id, store, key, status in session.execute(
+                    select(LocationRow.image_id, LocationRow.store, LocationRow.key,
+                           LocationRow.status).where(LocationRow.image_id.in_(ids))
+                    .order_by(LocationRow.image_id, LocationRow.id)):
+                result[image_id][2].append(Location(store, key, status))
         return result
 
     def _conditions(self, session: Session, query: ImageQuery) -> list[Any]:

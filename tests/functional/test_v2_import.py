@@ -96,7 +96,7 @@ def test_deleting_an_uploading_image_drops_staged_data(open_server, oc):
 @pytest.mark.parametrize("body, status", [
     ({"method": {"name": "glance-direct"}}, 409),   # nothing staged
     ({"method": {"name": "teleport"}}, 400),
-    ({"method": {"name": "copy-image"}}, 400),
+    ({"method": {"name": "copy-image"}}, 409),      # copy-image needs an active image
     ({"method": "glance-direct"}, 400),
     ({}, 400),
     ({"method": {"name": "web-download"}}, 400),     # no uri

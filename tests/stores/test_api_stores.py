@@ -113,10 +113,11 @@ def test_upload_download_delete_through_each_store(deployment: Deployment, store
         where = {"cold": "bucket", "archive": "container", "local": "local"}[instance]
         assert image["id"] in held[where], held
         con = sqlite3.connect(deployment.server.data_dir / "glance.sqlite")
-        stored = con.execute("select store, location from images where id = ?",
-                             (image["id"],)).fetchone()
+        stored = con.execute("select store, key, status from image_locations where image_id = ?",
+                             (image["id"],)).fetchall()
         con.close()
-        assert stored == (instance, image["id"])  # the store's name and the key, no URL
+        # the store instance's name (never the alias) and the key, no URL
+        assert stored == [(instance, image["id"], "active")]
 
     assert httpx.delete(f"{url}/v1/images/{image['id']}").status_code == 200
     held = deployment.leftovers()

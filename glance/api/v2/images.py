@@ -22,7 +22,7 @@ from glance.domain import (ACTIVE, MEMBER_STATUSES, SORT_KEYS, STATUSES, TIME_OP
                            VISIBILITIES, ImageQuery)
 
 OCTET_STREAM = "application/octet-stream"
-IMPORT_METHODS: tuple[str, ...] = ("glance-direct", "web-download")
+IMPORT_METHODS: tuple[str, ...] = ("glance-direct", "web-download", "copy-image")
 # query keys that are not extra-property filters
 _LIST_CONTROLS = frozenset({"limit", "marker", "sort", "sort_key", "sort_dir"})
 _IN_FILTERS = ("name", "id", "status", "container_format", "disk_format")
@@ -459,19 +459,40 @@ async def import_image(request: web.Request) -> web.Response:
     if not isinstance(method, dict) or not isinstance(method.get("name"), str):
         raise exception.BadRequest('The body must be {"method": {"name": "<import method>"}}')
     assert isinstance(body, dict)
-    store = request.headers.get("X-Image-Meta-Store")
+    header = request.headers.get("X-Image-Meta-Store")
     stores = body.get("stores")
     if stores is not None:
-        if store is not None:
+        if header is not None:
             raise exception.BadRequest("Use either X-Image-Meta-Store or stores, not both")
-        if not isinstance(stores, list) or len(stores) != 1 or not isinstance(stores[0], str):
-            raise exception.BadRequest("stores must name exactly one store on this server")
-        store = stores[0]
-    if body.get("all_stores"):
-        raise exception.BadRequest("all_stores is not supported: name one store")
-    await service(request).import_image(context(request), _image_id(request), method["name"],
-                                        method.get("uri"), store)
+        if not isinstance(stores, list) or not all(isinstance(s, str) for s in stores):
+            raise exception.BadRequest("stores must be a list of store ids")
+    elif header is not None:
+        stores = [header]
+    all_stores, must_succeed = body.get("all_stores", False), body.get(
+        "all_stores_must_succeed", True)
+    if not isinstance(all_stores, bool) or not isinstance(must_succeed, bool):
+        raise exception.BadRequest("all_stores and all_stores_must_succeed must be true or "
+                                   "false")
+    svc, ctx = service(request), context(request)
+    if method["name"] == "copy-image":
+        await svc.import_image(ctx, _image_id(request), "copy-image", stores=stores,
+                               all_stores=all_stores, all_stores_must_succeed=must_succeed)
+        return web.Response(status=202)
+    if stores is not None and len(stores) != 1:
+        raise exception.BadRequest(f"{method['name']} imports into exactly one store")
+    if all_stores:
+        raise exception.BadRequest(f"all_stores is only supported by copy-image, not by "
+                                   f"{method['name']}: name one store")
+    await svc.import_image(ctx, _image_id(request), method["name"], method.get("uri"),
+                           stores[0] if stores else None)
     return web.Response(status=202)
+
+
+async def delete_from_store(request: web.Request) -> web.Response:
+    no_body(request)
+    await service(request).delete_from_store(context(request), request.match_info["store"],
+                                             _image_id(request))
+    return web.Response(status=204)
 
 
 async def tasks(request: web.Request) -> web.Response:

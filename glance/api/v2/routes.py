@@ -28,6 +28,7 @@ ROUTES: tuple[tuple[str, dict[str, Handler]], ...] = (
     ("/images/{image_id}/stage", {"PUT": h.stage}),
     ("/images/{image_id}/import", {"POST": h.import_image}),
     ("/images/{image_id}/tasks", {"GET": h.tasks}),
+    ("/stores/{store}/{image_id}", {"DELETE": h.delete_from_store}),
 )
 
 

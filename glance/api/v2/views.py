@@ -42,8 +42,9 @@ def image_view(image: Image) -> dict[str, Any]:
     body["self"] = f"/v2/images/{image.id}"
     body["file"] = f"/v2/images/{image.id}/file"
     body["schema"] = "/v2/schemas/image"
-    if image.store is not None:
-        body["stores"] = image.store
+    stores = [loc.store for loc in image.active_locations]
+    if stores:
+        body["stores"] = ",".join(stores)
     for key, value in image.properties.items():
         if key not in body and not key.startswith("os_glance_stage"):
             body[key] = value

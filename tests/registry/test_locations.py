@@ -1,0 +1,112 @@
+"""Image locations in the registry, and migration 0004 moving images.store/location into
+them — on real SQLite and real PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from alembic import command
+from sqlalchemy import inspect, text
+
+from glance.common import exception
+from glance.domain import Image, Location
+from glance.registry import Registry
+from glance.registry.engine import create_registry_engine
+from glance.registry.migrate import _alembic_config, upgrade, upgrade_engine
+
+OLD_IMAGE = ("insert into images (id, name, status, visibility, protected, os_hidden, min_ram, "
+             "min_disk, store, location, created_at, updated_at, deleted) values (:id, :id, "
+             ":status, 'public', false, false, 0, 0, :store, :location, :at, :at, :deleted)")
+
+
+def test_migration_moves_store_and_location_into_locations(database_url: str) -> None:
+    upgrade(database_url, "0003")
+    engine = create_registry_engine(database_url)
+    try:
+        at = datetime(2026, 1, 1)
+        with engine.begin() as con:
+            for image_id, status, store, location, deleted in [
+                    ("active-1", "active", "local", "active-1", False),
+                    ("remote-1", "active", "http", "https://example.com/x.img", False),
+                    ("saving-1", "saving", "local", None, False),
+                    ("queued-1", "queued", None, None, False),
+                    ("gone-1", "deleted", "local", "gone-1", True)]:
+                con.execute(text(OLD_IMAGE), {"id": image_id, "status": status, "store": store,
+                                              "location": location, "at": at,
+                                              "deleted": deleted})
+            con.execute(text("insert into image_properties values ('active-1', 'k', 'v')"))
+        upgrade_engine(engine)
+        columns = {c["name"] for c in inspect(engine).get_columns("images")}
+        assert "store" not in columns and "location" not in columns
+        reg = Registry(engine)
+        assert reg.get("active-1").locations == [Location("local", "active-1", "active")]
+        assert reg.get("active-1").properties == {"k": "v"}  # children survive
+        assert (reg.get("active-1").store, reg.get("active-1").location) == ("local",
+                                                                              "active-1")
+        assert reg.get("remote-1").locations == [
+            Location("http", "https://example.com/x.img", "active")]
+        # an upload in progress keeps a record of where to clean up (key = image id)
+        assert reg.get("saving-1").locations == [Location("local", "saving-1", "saving")]
+        assert reg.get("saving-1").store is None  # no active copy
+        assert reg.get("queued-1").locations == []
+        assert reg.get("gone-1", include_deleted=True).locations == []
+        # and back down: the first location returns to the columns
+        config = _alembic_config()
+        with engine.begin() as con:
+            config.attributes["connection"] = con
+            command.downgrade(config, "0003")
+        with engine.connect() as con:
+            rows = dict(con.execute(text("select id, location from images")).all())
+        assert rows["active-1"] == "active-1" and rows["saving-1"] is None
+        assert "image_locations" not in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+
+
+def test_locations_of_an_image(registry: Registry) -> None:
+    registry.create(Image(id="img", status="active", size=3,
+                          locations=[Location("a", "img")]))
+    registry.add_location("img", Location("b", "img", "saving"), ["active"])
+    with pytest.raises(exception.Conflict):  # one location per store
+        registry.add_location("img", Location("b", "img", "saving"), ["active"])
+    with pytest.raises(exception.Conflict):  # only while the image is in a given status
+        registry.add_location("img", Location("c", "img", "saving"), ["queued"])
+    image = registry.get("img")
+    assert [loc.store for loc in image.locations] == ["a", "b"]
+    assert [loc.store for loc in image.active_locations] == ["a"]
+    registry.set_location_status("img", "b", "active", "saving", ["active"], key="img-b")
+    assert registry.get("img").locations[1] == Location("b", "img-b", "active")
+    with pytest.raises(exception.Conflict):  # compare-and-set
+        registry.set_location_status("img", "b", "active", "saving")
+    with pytest.raises(exception.NotFound):
+        registry.set_location_status("img", "zzz", "deleting", "active")
+    registry.set_location_status("img", "a", "deleting", "active", keep_another=True)
+    with pytest.raises(exception.Forbidden):  # never the last active copy
+        registry.set_location_status("img", "b", "deleting", "active", keep_another=True)
+    assert registry.locations_in_status("deleting") == [("img", Location("a", "img",
+                                                                         "deleting"))]
+    registry.remove_location("img", "a")
+    assert registry.get("img").locations == [Location("b", "img-b", "active")]
+    # update replaces the lot, in the same transaction as the status change
+    registry.update("img", {"status": "deactivated"}, expected_status=["active"],
+                    locations=[Location("c", "k1"), Location("d", "k2", "saving")])
+    assert [loc.store for loc in registry.get("img").locations] == ["c", "d"]
+    with pytest.raises(exception.Conflict):
+        registry.update("img", {"status": "killed"}, expected_status=["queued"],
+                        locations=[])
+    assert len(registry.get("img").locations) == 2  # nothing changed
+    # what the image has at that moment is marked, whatever the caller saw before
+    registry.update("img", {"status": "deleted", "deleted": True},
+                    locations_status="deleting")
+    assert [loc.status for loc in registry.get("img", include_deleted=True).locations] == [
+        "deleting", "deleting"]
+
+
+def test_rename_store(registry: Registry) -> None:
+    registry.create(Image(id="one", status="active", locations=[Location("file", "one")]))
+    registry.create(Image(id="two", status="active", locations=[
+        Location("file", "two"), Location("local", "two")]))
+    assert registry.rename_store("file", "local") == 1  # "two" already has one in local
+    assert registry.get("one").locations == [Location("local", "one")]
+    assert [loc.store for loc in registry.get("two").locations] == ["file", "local"]
