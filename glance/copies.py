@@ -65,7 +65,7 @@ async def start_copy(svc: "ImageService", ctx: RequestContext, image: Image,
     names = [t.name for t in targets]
     await svc._db(svc.registry.update, image.id, {},
                   {IMPORTING_TO: ",".join(names), FAILED_IMPORT: ""},
-                  expected_status=[ACTIVE])
+                  expected_status=[ACTIVE], unless_property=IMPORTING_TO)
     task = Task(id=new_image_id(), image_id=image.id, owner=ctx.owner,
                 input={"import_req": {"method": {"name": "copy-image"}, "stores": names,
                                       "all_stores_must_succeed": must_succeed},

@@ -65,11 +65,14 @@ class Registry:
                remove_properties: Iterable[str] = (),
                expected_status: Sequence[str] | None = None,
                locations: Sequence[Location] | None = None,
-               locations_status: str | None = None) -> Image:
+               locations_status: str | None = None,
+               unless_property: str | None = None) -> Image:
         """Update columns and properties atomically.
 
         With ``expected_status``, the update only happens while the image's status is one of
         those (Conflict otherwise) — the compare-and-set behind every status transition.
+        With ``unless_property``, it only happens while the image has no non-empty property
+        of that name (Conflict otherwise): a claim that concurrent requests cannot both win.
         A ``tags`` entry in ``values`` replaces the image's tags; ``locations`` (when not
         None) replaces its locations; ``locations_status`` sets the status of every location
         the image has at that moment.
@@ -89,6 +92,8 @@ class Registry:
                 raise exception.Conflict(
                     f"Image {image_id} is {row.status}; the operation needs one of: "
                     f"{', '.join(expected_status or ())}")
+            if unless_property is not None:
+                self._check_unclaimed(session, image_id, unless_property)
             if purge_properties:
                 session.execute(delete(PropertyRow).where(PropertyRow.image_id == image_id))
             elif remove_properties:
@@ -113,6 +118,16 @@ class Registry:
             assert row is not None
             session.refresh(row)
             return _row_to_image(row, self._extras(session, [image_id])[image_id])
+
+    @staticmethod
+    def _check_unclaimed(session: Session, image_id: str, name: str) -> None:
+        # read after this transaction's UPDATE of the image row: that write lock (row lock on
+        # PostgreSQL, database lock on SQLite) orders concurrent claims, and this read sees
+        # what an earlier claim committed; a Conflict rolls the UPDATE back
+        value = session.scalar(select(PropertyRow.value).where(
+            PropertyRow.image_id == image_id, PropertyRow.name == name))
+        if value:
+            raise exception.Conflict(f"Image {image_id} already has {name} = {value}")
 
     def list_images(self, query: ImageQuery) -> list[Image]:
         """One page of images matching ``query``, in its sort order."""

@@ -130,6 +130,16 @@ def test_copy_image_is_advertised(http: httpx.Client) -> None:
     assert info == ["glance-direct", "web-download", "copy-image"]
 
 
+def test_info_stores_lists_each_store_once_under_its_own_name(http: httpx.Client) -> None:
+    stores = http.get("/v2/info/stores").json()["stores"]
+    ids = [s["id"] for s in stores]
+    # "file" names the first file store (fast) for the seed's store key; it is not a store
+    assert sorted(ids) == ["fast", "http", "slow", "spare"]
+    assert [s["id"] for s in stores if s.get("default") == "true"] == ["fast"]
+    image = active(http, b"by alias", headers={"X-Image-Meta-Store": "file"})
+    assert show(http, image["id"])["stores"] == "fast"
+
+
 def test_all_stores_copies_where_missing(site: Site, http: httpx.Client) -> None:
     image = active(http, b"everywhere" * 1000)
     assert copy(http, image["id"], stores=["spare"]).status_code == 202
@@ -164,6 +174,23 @@ def test_copy_request_errors(site: Site, http: httpx.Client) -> None:
     assert_error(copy(http, public["id"], other, stores=["slow"]), 403)
     assert site.holding(image["id"]) == {"fast"} and site.holding(public["id"]) == {"fast"}
     assert show(http, image["id"]).get("os_glance_importing_to_stores") is None
+
+
+def test_simultaneous_copy_requests_start_one_copy(site: Site, http: httpx.Client) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    data = os.urandom(256 * 1024)
+    image = active(http, data)
+    with ThreadPoolExecutor(6) as pool:
+        statuses = sorted(pool.map(
+            lambda _: copy(http, image["id"], stores=["spare"]).status_code, range(6)))
+    # the losers see the copy running (409) or, if they come late, already done (400)
+    assert statuses[0] == 202 and set(statuses[1:]) <= {400, 409}, statuses
+    image = settled(http, image["id"])
+    assert image.get("os_glance_failed_import", "") == ""
+    assert sorted(image["stores"].split(",")) == ["fast", "spare"]
+    assert len(http.get(f"/v2/images/{image['id']}/tasks").json()["tasks"]) == 1
+    assert site.holding(image["id"]) == {"fast", "spare"}
 
 
 def test_copy_with_the_store_header(site: Site, http: httpx.Client) -> None:

@@ -110,3 +110,35 @@ def test_rename_store(registry: Registry) -> None:
     assert registry.rename_store("file", "local") == 1  # "two" already has one in local
     assert registry.get("one").locations == [Location("local", "one")]
     assert [loc.store for loc in registry.get("two").locations] == ["file", "local"]
+
+
+def test_a_claim_is_won_by_exactly_one_of_many_concurrent_writers(registry: Registry) -> None:
+    """What keeps two simultaneous copy-image requests from both starting: the update with
+    ``unless_property`` is a compare-and-set on the property, under real concurrency."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    for round_ in range(5):
+        image_id = f"claimed-{round_}"
+        registry.create(Image(id=image_id, status="active"))
+        barrier = Barrier(8)
+
+        def claim(worker: int) -> bool:
+            barrier.wait()
+            try:
+                registry.update(image_id, {}, {"os_glance_importing_to_stores": f"s{worker}"},
+                                expected_status=["active"],
+                                unless_property="os_glance_importing_to_stores")
+                return True
+            except exception.Conflict:
+                return False
+
+        with ThreadPoolExecutor(8) as pool:
+            won = [w for w, ok in enumerate(pool.map(claim, range(8))) if ok]
+        assert len(won) == 1
+        image = registry.get(image_id)
+        assert image.properties["os_glance_importing_to_stores"] == f"s{won[0]}"
+        # an emptied claim can be taken again
+        registry.update(image_id, {}, {"os_glance_importing_to_stores": ""})
+        registry.update(image_id, {}, {"os_glance_importing_to_stores": "again"},
+                        unless_property="os_glance_importing_to_stores")

@@ -18,6 +18,7 @@ from glance.api.v2.patch import PATCH_TYPES, apply_patch
 from glance.api.v2.schemas import SCHEMAS
 from glance.api.v2.views import create_request, image_view, member_view, task_view
 from glance.common import exception
+from glance.stores import unique_stores
 from glance.domain import (ACTIVE, MEMBER_STATUSES, SORT_KEYS, STATUSES, TIME_OPERATORS,
                            VISIBILITIES, ImageQuery)
 
@@ -64,9 +65,12 @@ async def info_import(request: web.Request) -> web.Response:
 
 
 def _stores(request: web.Request, detail: bool) -> list[dict[str, Any]]:
-    default = settings(request).default_store
+    """Each store instance once, under its own name (aliases such as ``file`` are not stores)."""
+    by_name = service(request).stores
+    default = by_name[settings(request).default_store].name
     stores: list[dict[str, Any]] = []
-    for name, store in service(request).stores.items():
+    for store in unique_stores(by_name):
+        name = store.name
         if name.startswith("os_glance_"):
             continue
         entry: dict[str, Any] = {"id": name, "description": f"{store.driver} store"}
