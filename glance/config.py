@@ -33,6 +33,13 @@ def _parse_bool(value: str) -> bool:
     raise ValueError(f"not a boolean: {value!r}")
 
 
+def _parse_positive(value: str | float) -> float:
+    number = float(value)
+    if not number > 0:
+        raise ValueError(f"must be a positive number of seconds, not {value!r}")
+    return number
+
+
 def _parse_stores(value: Any) -> dict[str, dict[str, Any]]:
     """The ``stores`` option: a mapping of store name → settings (a TOML table or JSON text)."""
     if isinstance(value, str):
@@ -136,6 +143,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("staging_dir", str, None,
            "Directory where `PUT /v2/images/{id}/stage` keeps data until it is imported. "
            "Default: `<data_dir>/staging`."),
+    Option("worker_lease_seconds", _parse_positive, 30.0,
+           "Processes sharing one database beat every third of this; a process silent for "
+           "longer is taken as gone, and another cleans up the uploads, copies and tasks it "
+           "left unfinished (a restart on the same machine does so at once)."),
     Option("web_download_allow_private", _parse_bool, False,
            "Let the `web-download` import fetch from loopback, private, link-local and "
            "other non-global addresses (off: such URLs are refused with 400)."),
@@ -259,6 +270,7 @@ class Settings:
     image_member_quota: int = 128
     staging_dir: str | None = None
     web_download_allow_private: bool = False
+    worker_lease_seconds: float = 30.0
 
     @property
     def resolved_database_url(self) -> str:

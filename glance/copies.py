@@ -69,7 +69,7 @@ async def start_copy(svc: "ImageService", ctx: RequestContext, image: Image,
     task = Task(id=new_image_id(), image_id=image.id, owner=ctx.owner,
                 input={"import_req": {"method": {"name": "copy-image"}, "stores": names,
                                       "all_stores_must_succeed": must_succeed},
-                       "backend": names})
+                       "backend": names}, worker=svc.worker)
     await svc._db(svc.registry.create_task, task)
     job = asyncio.get_running_loop().create_task(
         _run_copy(svc, image.id, task.id, targets, must_succeed))
@@ -122,7 +122,7 @@ async def copy_one(svc: "ImageService", image_id: str, target: Store) -> None:
     if not sources:
         raise exception.NotFound(f"Image {image_id} has no readable location to copy from")
     await svc._db(svc.registry.add_location, image_id,
-                  Location(target.name, image_id, LOCATION_SAVING), [ACTIVE])
+                  Location(target.name, image_id, LOCATION_SAVING, svc.worker), [ACTIVE])
     size = image.size or 0
     digest = _Digest()
     try:
@@ -174,7 +174,8 @@ async def interrupted(svc: "ImageService", image_id: str, store: str) -> None:
     for task in await svc._db(svc.registry.image_tasks, image_id):
         if task.status in ("pending", "processing") and store in task.input.get("backend", ()):
             await svc._db(svc.registry.update_task, task.id, "failure",
-                          f"Copy to {store} interrupted: the server stopped")
+                          f"Copy to {store} interrupted: its server process stopped",
+                          expected_status=("pending", "processing"))
 
 
 async def delete_from_store(svc: "ImageService", ctx: RequestContext, store_name: str,
@@ -191,7 +192,7 @@ async def delete_from_store(svc: "ImageService", ctx: RequestContext, store_name
         raise exception.NotFound(f"Image {image_id} is not stored in store {store_name}")
     # the registry refuses (Forbidden) when this is the only active copy, atomically
     await svc._db(svc.registry.set_location_status, image_id, store.name, LOCATION_DELETING,
-                  LOCATION_ACTIVE, [ACTIVE], None, True)
+                  LOCATION_ACTIVE, [ACTIVE], None, True, svc.worker)
     if store.writable:
         await store.delete(location.key)
     await svc._db(svc.registry.remove_location, image_id, store.name)

@@ -153,6 +153,7 @@ class Location:
     store: str
     key: str
     status: str = LOCATION_ACTIVE
+    worker: str | None = None  # the server process writing or deleting it, while it does
 
 
 def apply_format_rules(disk_format: str | None, container_format: str | None,
@@ -253,5 +254,6 @@ class Task:
     owner: str | None = None
     input: dict[str, Any] = field(default_factory=dict)
     message: str = ""
+    worker: str | None = None  # the server process running it
     created_at: datetime = field(default_factory=utcnow)
     updated_at: datetime = field(default_factory=utcnow)

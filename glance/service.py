@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, TypeVar
 
-from glance import copies
+from glance import copies, recovery
 from glance.common import exception
 from glance.config import Settings
 from glance.context import RequestContext
@@ -103,6 +103,8 @@ class ImageService:
         self.staging = staging  # v2 stage/import; None: no glance-direct
         self.web_source = web_source  # where web-download fetches; None: no web-download
         self._jobs: set[asyncio.Task[None]] = set()
+        self.worker = recovery.new_worker_id()  # stamps what this process has in flight
+        self._keep_alive: asyncio.Task[None] | None = None
 
     async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await asyncio.to_thread(fn, *args, **kwargs)
@@ -110,35 +112,29 @@ class ImageService:
     # -- lifecycle of the service -----------------------------------------------------------
 
     async def start(self) -> None:
-        """Start the stores and reconcile uploads a crash left in ``saving``."""
+        """Start the stores, join the processes sharing the registry, and clean up what
+        processes that are gone (an earlier run of this one, say) left half done."""
         for store in unique_stores(self.stores):
             await store.start()
         if self.staging is not None:
             await self.staging.start()
-        for image in await self._db(self.registry.ids_in_status, IMPORTING):
-            LOG.warning("image %s was importing when the server stopped: back to queued",
-                        image.id)
-            await self._discard_staged(image.id)
-            await self._db(self.registry.update, image.id, {"status": QUEUED},
-                           expected_status=[IMPORTING])
+        await recovery.heartbeat(self)
         for alias, store in self.stores.items():
             if alias != store.name and await self._db(self.registry.rename_store, alias,
                                                       store.name) > 0:
                 LOG.warning("locations recorded under the alias %s now name store %s", alias,
                             store.name)
-        for image in await self._db(self.registry.ids_in_status, SAVING):
-            LOG.warning("image %s was saving when the server stopped: marking it killed",
-                        image.id)
-            for location in image.locations:
-                await self._discard_partial(image.id, location)
-            await self._db(self.registry.update, image.id, {"status": KILLED},
-                           expected_status=[SAVING], locations=[])
-        await self._reconcile_locations()
+        await recovery.recover(self)
+        self._keep_alive = asyncio.get_running_loop().create_task(recovery.keep_alive(self))
 
     async def close(self) -> None:
+        if self._keep_alive is not None:
+            self._keep_alive.cancel()
+            await asyncio.gather(self._keep_alive, return_exceptions=True)
         for job in list(self._jobs):
             job.cancel()
         await asyncio.gather(*self._jobs, return_exceptions=True)
+        await self._db(self.registry.forget_worker, self.worker)
         for extra in (self.staging, self.web_source):
             if extra is not None:
                 await extra.close()
@@ -278,7 +274,8 @@ class ImageService:
         # crash knows where to clean up
         await self._db(self.registry.update, image_id, {"status": SAVING, "size": expected_size},
                        expected_status=[from_status],
-                       locations=[Location(store.name, image_id, LOCATION_SAVING)])
+                       locations=[Location(store.name, image_id, LOCATION_SAVING,
+                                           worker=self.worker)])
         digest = _Digest()
         try:
             stored = await store.put(
@@ -392,12 +389,20 @@ class ImageService:
         if not image.disk_format or not image.container_format:
             raise exception.Conflict("disk_format and container_format must be set before "
                                      "importing data")
-        await self._db(self.registry.update, image_id, {"status": IMPORTING},
-                       expected_status=[expected])
+        # the task exists (stamped with this process) before the image is importing, so
+        # that recovery in another process never takes a running import for an orphan
         task = Task(id=new_image_id(), image_id=image_id, owner=ctx.owner,
                     input={"import_req": {"method": {"name": method, **(
-                        {"uri": uri} if uri else {})}}, "backend": [store_name]})
+                        {"uri": uri} if uri else {})}}, "backend": [store_name]},
+                    worker=self.worker)
         await self._db(self.registry.create_task, task)
+        try:
+            await self._db(self.registry.update, image_id, {"status": IMPORTING},
+                           expected_status=[expected])
+        except BaseException as exc:
+            await asyncio.shield(self._db(self.registry.update_task, task.id, "failure",
+                                          f"Not started: {exc}"))
+            raise
         job = asyncio.get_running_loop().create_task(
             self._run_import(ctx, image_id, task.id, method, uri, store_name))
         self._jobs.add(job)
@@ -472,7 +477,8 @@ class ImageService:
         image = await self._db(
             self.registry.update, image_id,
             {"status": DELETED, "deleted": True, "deleted_at": utcnow()},
-            expected_status=[image.status], locations_status=LOCATION_DELETING)
+            expected_status=[image.status], locations_status=LOCATION_DELETING,
+            worker=self.worker)
         await self._discard_data(image)
         await self._discard_staged(image_id)
 
@@ -771,19 +777,6 @@ class ImageService:
             LOG.error("image %s: cannot clean up its partial data in store %s: %s", image_id,
                       store.name, exc)
             return False
-
-    async def _reconcile_locations(self) -> None:
-        """After a crash: finish removing copies being deleted and drop half-written copies
-        (an interrupted copy-image), so no bytes are left that no record points to."""
-        for status in (LOCATION_DELETING, LOCATION_SAVING):
-            for image_id, location in await self._db(self.registry.locations_in_status,
-                                                     status):
-                LOG.warning("image %s: its copy in store %s was %s when the server stopped; "
-                            "removing it", image_id, location.store, status)
-                if await self._discard_partial(image_id, location):
-                    await self._db(self.registry.remove_location, image_id, location.store)
-                if status == LOCATION_SAVING:
-                    await copies.interrupted(self, image_id, location.store)
 
     async def _discard_data(self, image: Image) -> None:
         """Delete every copy of a deleted image's bytes, then forget its locations."""

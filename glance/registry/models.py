@@ -51,6 +51,7 @@ class LocationRow(Base):
     store: Mapped[str] = mapped_column(String(255))
     key: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20))
+    worker: Mapped[str | None] = mapped_column(String(64))  # writing or deleting it
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 
@@ -98,5 +99,18 @@ class TaskRow(Base):
     owner: Mapped[str | None] = mapped_column(String(255))
     input: Mapped[str] = mapped_column(Text)  # JSON
     message: Mapped[str] = mapped_column(Text, default="")
+    worker: Mapped[str | None] = mapped_column(String(64))  # the process running it
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class WorkerRow(Base):
+    """A running server process; alive while its heartbeat is recent."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, aliased
 from glance.common import exception
 from glance.domain import KILLED, Image, ImageQuery, Location, Membership, Task, utcnow
 from glance.registry.models import (ImageRow, LocationRow, MemberRow, PropertyRow, TagRow,
-                                   TaskRow)
+                                   TaskRow, WorkerRow)
 
 _IMAGE_COLUMNS: tuple[str, ...] = tuple(
     c.key for c in ImageRow.__table__.columns)  # type: ignore[attr-defined]
@@ -66,7 +66,7 @@ class Registry:
                expected_status: Sequence[str] | None = None,
                locations: Sequence[Location] | None = None,
                locations_status: str | None = None,
-               unless_property: str | None = None) -> Image:
+               unless_property: str | None = None, worker: str | None = None) -> Image:
         """Update columns and properties atomically.
 
         With ``expected_status``, the update only happens while the image's status is one of
@@ -75,7 +75,7 @@ class Registry:
         of that name (Conflict otherwise): a claim that concurrent requests cannot both win.
         A ``tags`` entry in ``values`` replaces the image's tags; ``locations`` (when not
         None) replaces its locations; ``locations_status`` sets the status of every location
-        the image has at that moment.
+        the image has at that moment, recording ``worker`` as the process acting on them.
         """
         values = dict(values)
         tags = values.pop("tags", None)
@@ -113,7 +113,8 @@ class Registry:
                 self._write_locations(session, image_id, locations)
             if locations_status is not None:
                 session.execute(update(LocationRow).where(LocationRow.image_id == image_id)
-                                .values(status=locations_status, updated_at=utcnow()))
+                                .values(status=locations_status, worker=worker,
+                                        updated_at=utcnow()))
             row = session.get(ImageRow, image_id)
             assert row is not None
             session.refresh(row)
@@ -194,8 +195,10 @@ class Registry:
     def set_location_status(self, image_id: str, store: str, status: str,
                             expected_status: str,
                             image_status: Sequence[str] | None = None,
-                            key: str | None = None, keep_another: bool = False) -> None:
-        """Compare-and-set of one location's status (and ``key``, if given).
+                            key: str | None = None, keep_another: bool = False,
+                            worker: str | None = None) -> None:
+        """Compare-and-set of one location's status (and ``key``, if given), recording
+        ``worker`` as the process acting on it (None once nobody is).
 
         Conflict when it is not ``expected_status`` or, with ``image_status``, when the
         image's status is not one of those; NotFound when the image or location is gone;
@@ -216,7 +219,7 @@ class Registry:
                 stmt = stmt.where(exists().where(
                     others.image_id == image_id, others.store != store,
                     others.status == "active"))
-            values: dict[str, Any] = {"status": status, "updated_at": utcnow()}
+            values: dict[str, Any] = {"status": status, "worker": worker, "updated_at": utcnow()}
             if key is not None:
                 values["key"] = key
             result = session.execute(stmt.values(**values))
@@ -242,7 +245,7 @@ class Registry:
         """``(image id, location)`` of every location in ``status``, deleted images too (used
         to reconcile after a crash)."""
         with Session(self.engine) as session:
-            return [(row.image_id, Location(row.store, row.key, row.status))
+            return [(row.image_id, Location(row.store, row.key, row.status, row.worker))
                     for row in session.scalars(select(LocationRow).where(
                         LocationRow.status == status).order_by(LocationRow.id))]
 
@@ -344,24 +347,69 @@ class Registry:
             session.add(TaskRow(id=task.id, image_id=task.image_id, type=task.type,
                                 status=task.status, owner=task.owner,
                                 input=json.dumps(task.input), message=task.message,
-                                created_at=task.created_at, updated_at=task.updated_at))
+                                worker=task.worker, created_at=task.created_at, updated_at=task.updated_at))
         return task
 
-    def update_task(self, task_id: str, status: str, message: str = "") -> None:
+    def update_task(self, task_id: str, status: str, message: str = "",
+                    expected_status: Sequence[str] | None = None) -> bool:
+        """Set a task's status (only while it is one of ``expected_status``, if given);
+        whether it changed."""
         with Session(self.engine) as session, session.begin():
-            session.execute(update(TaskRow).where(TaskRow.id == task_id).values(
-                status=status, message=message, updated_at=utcnow()))
+            stmt = update(TaskRow).where(TaskRow.id == task_id)
+            if expected_status is not None:
+                stmt = stmt.where(TaskRow.status.in_(list(expected_status)))
+            result = session.execute(stmt.values(status=status, message=message,
+                                                 updated_at=utcnow()))
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def tasks_in_status(self, statuses: Sequence[str]) -> list[Task]:
+        """Every task in one of ``statuses`` (used to reconcile after a crash)."""
+        with Session(self.engine) as session:
+            rows = session.scalars(select(TaskRow).where(TaskRow.status.in_(list(statuses)))
+                                   .order_by(TaskRow.created_at, TaskRow.id))
+            return [self._task(r) for r in rows]
 
     def image_tasks(self, image_id: str) -> list[Task]:
         """The image's tasks, newest first."""
         with Session(self.engine) as session:
             rows = session.scalars(select(TaskRow).where(TaskRow.image_id == image_id)
                                    .order_by(TaskRow.created_at.desc(), TaskRow.id))
-            return [Task(id=r.id, image_id=r.image_id, type=r.type, status=r.status,
-                         owner=r.owner, input=json.loads(r.input), message=r.message,
-                         created_at=r.created_at, updated_at=r.updated_at) for r in rows]
+            return [self._task(r) for r in rows]
+
+    # -- server processes -----------------------------------------------------------------
+
+    def heartbeat(self, worker: str, host: str, pid: int) -> None:
+        """Record that the server process ``worker`` is alive now."""
+        now = utcnow()
+        with Session(self.engine) as session, session.begin():
+            changed = session.execute(update(WorkerRow).where(WorkerRow.id == worker)
+                                      .values(heartbeat_at=now))
+            if not changed.rowcount:  # type: ignore[attr-defined]
+                session.add(WorkerRow(id=worker, host=host, pid=pid, started_at=now,
+                                      heartbeat_at=now))
+
+    def live_workers(self, lease_seconds: float) -> dict[str, tuple[str, int]]:
+        """``{worker: (host, pid)}`` of processes whose heartbeat is younger than
+        ``lease_seconds``."""
+        since = utcnow() - timedelta(seconds=lease_seconds)
+        with Session(self.engine) as session:
+            return {row.id: (row.host, row.pid) for row in session.scalars(
+                select(WorkerRow).where(WorkerRow.heartbeat_at >= since))}
+
+    def forget_worker(self, worker: str) -> None:
+        """A process stopping cleanly; also drops heartbeats stale for a day."""
+        with Session(self.engine) as session, session.begin():
+            session.execute(delete(WorkerRow).where(
+                (WorkerRow.id == worker)
+                | (WorkerRow.heartbeat_at < utcnow() - timedelta(days=1))))
 
     # -- helpers --------------------------------------------------------------------------
+
+    @staticmethod
+    def _task(r: TaskRow) -> Task:
+        return Task(id=r.id, image_id=r.image_id, type=r.type, status=r.status, owner=r.owner,
+                    input=json.loads(r.input), message=r.message, worker=r.worker,
+                    created_at=r.created_at, updated_at=r.updated_at)
 
     @staticmethod
     def _membership(row: MemberRow) -> Membership:
@@ -386,7 +434,8 @@ class Registry:
                          locations: Iterable[Location]) -> None:
         now = utcnow()
         rows = [{"image_id": image_id, "store": loc.store, "key": loc.key,
-                 "status": loc.status, "created_at": now, "updated_at": now}
+                 "status": loc.status, "worker": loc.worker, "created_at": now,
+                 "updated_at": now}
                 for loc in locations]
         if rows:
             session.execute(insert(LocationRow), rows)
@@ -405,11 +454,12 @@ class Registry:
                     select(TagRow.image_id, TagRow.value).where(TagRow.image_id.in_(ids))
                     .order_by(TagRow.image_id, TagRow.value)):
                 result[image_id][1].append(value)
-            for image_id, store, key, status in session.execute(
+            for image_id, store, key, status, worker in session.execute(
                     select(LocationRow.image_id, LocationRow.store, LocationRow.key,
-                           LocationRow.status).where(LocationRow.image_id.in_(ids))
+                           LocationRow.status, LocationRow.worker)
+                    .where(LocationRow.image_id.in_(ids))
                     .order_by(LocationRow.image_id, LocationRow.id)):
-                result[image_id][2].append(Location(store, key, status))
+                result[image_id][2].append(Location(store, key, status, worker))
         return result
 
     def _conditions(self, session: Session, query: ImageQuery) -> list[Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 import uuid
 from pathlib import Path
 from typing import AsyncIterator, Awaitable, TypeVar
@@ -13,6 +14,7 @@ from glance.stores.base import Chunk, Store, StoredObject, StoreNotFound, StoreW
 
 LOG = logging.getLogger(__name__)
 PART_SUFFIX = ".part"
+STALE_PART_SECONDS = 24 * 3600  # no live write leaves its part file untouched this long
 T = TypeVar("T")
 
 
@@ -29,8 +31,21 @@ class FileStore(Store):
         self.read_chunk_size = read_chunk_size
 
     async def start(self) -> None:
+        """Create the directory. Partial files of interrupted writes are removed by
+        ``discard_partial`` when the registry says whose they were (other processes may be
+        writing into the same directory), or here once untouched for STALE_PART_SECONDS."""
         self.directory.mkdir(parents=True, exist_ok=True)
+        stale = time.time() - STALE_PART_SECONDS
         for leftover in self.directory.glob("*" + PART_SUFFIX):
+            try:
+                if leftover.stat().st_mtime < stale:
+                    LOG.warning("removing a partial write untouched for a day: %s", leftover)
+                    leftover.unlink(missing_ok=True)
+            except FileNotFoundError:
+                pass
+
+    async def discard_partial(self, key: str) -> None:
+        for leftover in self.directory.glob(f"{check_key(key)}.*{PART_SUFFIX}"):
             LOG.warning("removing partial upload left by a crash: %s", leftover)
             leftover.unlink(missing_ok=True)
 

@@ -355,7 +355,8 @@ def test_restart_cleans_copies_a_crash_interrupted(tmp_path: Path) -> None:
                         "where image_id = ? and store = 'spare'", (iid,))
             con.execute("update image_properties set value = 'slow' where image_id = ? and "
                         "name = 'os_glance_importing_to_stores'", (iid,))
-            con.execute("insert into tasks values ('crashed-task', ?, 'api_image_import', "
+            con.execute("insert into tasks (id, image_id, type, status, owner, input, message, "
+                        "created_at, updated_at) values ('crashed-task', ?, 'api_image_import', "
                         "'processing', null, '{\"backend\": [\"slow\"]}', '', "
                         "'2027-01-01', '2027-01-01')", (iid,))
         s.server = start_server(s.server.data_dir, ["--config", str(tmp_path / "glance.toml")])
