@@ -148,8 +148,9 @@ OPTIONS: tuple[Option, ...] = (
            "longer is taken as gone, and another cleans up the uploads, copies and tasks it "
            "left unfinished (a restart on the same machine does so at once)."),
     Option("web_download_allow_private", _parse_bool, False,
-           "Let the `web-download` import fetch from loopback, private, link-local and "
-           "other non-global addresses (off: such URLs are refused with 400)."),
+           "Let the `web-download` import, v1 `x-image-meta-location` and v1 "
+           "`x-glance-api-copy-from` read from loopback, private, link-local and other "
+           "non-global addresses (off: such URLs are refused with 400)."),
 )
 
 _BY_NAME: dict[str, Option] = {opt.name: opt for opt in OPTIONS}

@@ -24,8 +24,8 @@ from glance.domain import (ACTIVE, DEACTIVATED, DELETED, IMPORTING, KILLED, LOCA
                            validate_image_id, MAX_NAME_LENGTH)
 from glance.registry import Registry
 from glance.stores import Store, unique_stores
-from glance.stores.base import Chunk, StoreNotFound
-from glance.stores.http import check_public_url, check_url
+from glance.stores.base import Chunk, StoredObject, StoreNotFound
+from glance.stores.http import check_public_url
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -309,21 +309,31 @@ class ImageService:
             raise exception.BadRequest(
                 "Attempted to update Location field for an image not in queued status.")
         _require_formats(image)
-        store = self._http_store()
-        try:
-            stat = await store.stat(check_url(url))
-        except exception.NotFound as exc:
-            raise exception.BadRequest(f"Location {url} is not readable: {exc}") from None
+        stat = await self.check_source(url, readable=True)
+        assert stat is not None
         return await self._db(
             self.registry.update, image_id,
             {"status": ACTIVE, "size": stat.size}, expected_status=[QUEUED],
-            locations=[Location(store.name, url)])
+            locations=[Location(self._http_store().name, url)])
+
+    async def check_source(self, url: str, readable: bool = False) -> StoredObject | None:
+        """BadRequest for a URL this server will not read from: not http(s), carrying
+        credentials, or on a non-public address (unless ``web_download_allow_private``);
+        with ``readable``, also one that does not answer; then its size."""
+        await check_public_url(url, self.settings.web_download_allow_private)
+        if not readable:
+            return None
+        try:
+            return await self._remote_source().stat(url)
+        except exception.NotFound as exc:
+            raise exception.BadRequest(f"Location {url} is not readable: {exc}") from None
 
     async def copy_from(self, ctx: RequestContext, image_id: str, url: str,
                         store_name: str | None = None, expected_size: int | None = None,
                         expected_checksum: str | None = None) -> Image:
         """Fetch the data of a queued image from an http(s) ``url`` through the pipeline."""
-        source = self._http_store().get(check_url(url))
+        await self.check_source(url)
+        source = self._remote_source().get(url)
 
         async def chunks() -> AsyncIterator[bytes]:
             try:
@@ -606,6 +616,11 @@ class ImageService:
                 f"Requested store {name} not available on this server "
                 f"(available: {', '.join(sorted(self.stores))})")
         return store
+
+    def _remote_source(self) -> Store:
+        """Where v1 location and copy-from read: the web-download source, which refuses
+        non-public addresses (each redirect hop too) unless allowed."""
+        return self.web_source if self.web_source is not None else self._http_store()
 
     def _http_store(self) -> Store:
         for store in self.stores.values():

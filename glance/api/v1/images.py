@@ -202,6 +202,11 @@ async def create(request: web.Request) -> web.Response:
     svc = service(request)
     if controls["store"] is not None:
         svc.check_store(controls["store"])
+    # a source we will not read from is refused before any record exists
+    if controls["location"] is not None:
+        await svc.check_source(controls["location"], readable=True)
+    elif copy_from is not None:
+        await svc.check_source(copy_from)
     image = await svc.create(context(request), fields, meta_headers.properties,
                              image_id=controls["id"], image_type=controls["type"])
     image = await _add_data(request, image, body, copy_from, controls)
