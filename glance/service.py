@@ -167,12 +167,14 @@ class ImageService:
         return await self._db(self.registry.list_images, query)
 
     async def download(self, ctx: RequestContext, image_id: str,
-                       allow_empty: bool = False) -> Download:
-        """Open an active image's bytes (403 when deactivated).
+                       allow_empty: bool = False, prefer: Iterable[str] = ()) -> Download:
+        """Open an active image's bytes (403 when deactivated), read from the stores named in
+        ``prefer`` first, in that order (400 for a store this server does not have).
 
         An image without data (not active yet) is NotFound, or with ``allow_empty`` a
         Download whose store is None.
         """
+        preferred = [self._store(name.strip()).name for name in prefer]
         image = await self.get(ctx, image_id)
         if image.status == DEACTIVATED and not ctx.is_admin:
             raise exception.Forbidden("The requested image has been deactivated. "
@@ -186,6 +188,10 @@ class ImageService:
         sources = self._sources(image)
         if not sources:
             raise exception.NotFound(f"The data of image {image_id} is in no configured store")
+        if preferred:
+            rank = {name: i for i, name in reversed(list(enumerate(preferred)))}
+            sources = tuple(sorted(sources, key=lambda source: rank.get(source[0].name,
+                                                                        len(rank))))
         return Download(image, sources)
 
     def _sources(self, image: Image) -> tuple[tuple[Store, str], ...]:

@@ -287,6 +287,23 @@ def test_download_falls_back_to_the_next_copy(site: Site, http: httpx.Client) ->
     assert http.get(f"/v1/images/{image['id']}").content == data
 
 
+def test_download_prefers_the_stores_asked_for(site: Site, http: httpx.Client) -> None:
+    data = os.urandom(100_000)
+    image = active(http, data)
+    assert copy(http, image["id"], stores=["slow", "spare"]).status_code == 202
+    settled(http, image["id"])
+    # mark each copy so the bytes tell which store answered
+    for store in ("slow", "spare"):
+        (site.dirs[store] / image["id"]).write_bytes(store.encode().ljust(len(data), b"."))
+    url = f"/v2/images/{image['id']}/file"
+    assert http.get(url).content == data  # the first copy (fast) by default
+    assert http.get(url, params={"prefer": "spare"}).content.startswith(b"spare.")
+    assert http.get(url, params={"prefer": "slow,spare"}).content.startswith(b"slow.")
+    assert http.get(url, params={"prefer": "spare,fast"}).content.startswith(b"spare.")
+    assert http.get(url, params={"prefer": "file"}).content == data  # an alias of fast
+    assert_error(http.get(url, params={"prefer": "nowhere"}), 400)
+
+
 def test_copy_that_fails_verification_leaves_nothing(site: Site, http: httpx.Client) -> None:
     """The source copy is corrupt (same size, other bytes): the checksum check fails at the
     end of the stream, after the target wrote everything; the target keeps nothing."""

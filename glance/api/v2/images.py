@@ -394,8 +394,9 @@ async def upload(request: web.Request) -> web.Response:
 
 async def download(request: web.Request) -> web.StreamResponse:
     no_body(request)
+    prefer = [name for name in request.query.get("prefer", "").split(",") if name.strip()]
     download = await service(request).download(context(request), _image_id(request),
-                                               allow_empty=True)
+                                               allow_empty=True, prefer=prefer)
     if download.store is None and download.image.status != ACTIVE:
         return web.Response(status=204)
     if "," in request.headers.get("Range", ""):
