@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Awaitable
 from glance import copies
 from glance.common import exception
 from glance.domain import (IMPORTING, KILLED, LOCATION_DELETING, LOCATION_SAVING, QUEUED, SAVING,
-                           Location)
+                           UPLOADING, Location)
 
 if TYPE_CHECKING:
     from glance.service import ImageService
@@ -105,7 +105,9 @@ async def recover(svc: "ImageService") -> None:
                         "stopped; removing it", image_id, location.store, status)
             if await svc._discard_partial(image_id, location):
                 await svc._db(svc.registry.remove_location, image_id, location.store)
-            if status == LOCATION_SAVING:
+            if svc.staging is not None and location.store == svc.staging.name:
+                await _settle(svc._unstage(image_id, UPLOADING))  # half-staged: queued again
+            elif status == LOCATION_SAVING:
                 await copies.interrupted(svc, image_id, location.store)
     for task in await svc._db(svc.registry.tasks_in_status, UNFINISHED_TASK):
         if task.worker in live:

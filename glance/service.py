@@ -361,8 +361,12 @@ class ImageService:
         if image.status != QUEUED:
             raise exception.Conflict(f"Cannot stage data for an image that is {image.status}")
         limit = await self._size_limit(image, expected_size)
+        # the staging copy is recorded while it is written, so that recovery can tell a
+        # half-staged image (back to queued) from one being staged by a live process
         await self._db(self.registry.update, image_id, {"status": UPLOADING},
-                       expected_status=[QUEUED])
+                       expected_status=[QUEUED],
+                       locations=[Location(staging.name, image_id, LOCATION_SAVING,
+                                           worker=self.worker)])
         try:
             await staging.put(image_id, self._verified(chunks, _Digest(), expected_size, None,
                                                        limit), expected_size)
@@ -372,6 +376,17 @@ class ImageService:
             if gone is None:
                 raise
             raise gone from exc
+        try:
+            await self._db(self.registry.update, image_id, {}, expected_status=[UPLOADING],
+                           locations=[])
+        except BaseException as exc:
+            # deleted while we were staging: the staged bytes belong to nobody
+            await asyncio.shield(self._discard_staged(image_id))
+            if isinstance(exc, exception.NotFound):
+                raise exception.Gone(
+                    f"Image {image_id} was deleted while its data was staged; the data was "
+                    f"discarded") from None
+            raise
         return await self.get(ctx, image_id)
 
     async def import_image(self, ctx: RequestContext, image_id: str, method: str,
@@ -471,7 +486,7 @@ class ImageService:
         await self._discard_staged(image_id)
         try:
             await self._db(self.registry.update, image_id, {"status": QUEUED},
-                           expected_status=[status])
+                           expected_status=[status], locations=[])
         except (exception.NotFound, exception.Conflict):
             pass
 
@@ -787,7 +802,7 @@ class ImageService:
         """After a crash: remove whatever an interrupted write of ``location`` left in its
         store (a whole object, if the crash came after the store's commit; parts; segments).
         False when the store could not be reached (the caller keeps the record)."""
-        store = self.stores.get(location.store)
+        store = self._holder(location)
         if store is None or not store.writable:
             return True
         try:
@@ -799,10 +814,16 @@ class ImageService:
                       store.name, exc)
             return False
 
+    def _holder(self, location: Location) -> Store | None:
+        """The store ``location`` names: a configured one, or staging (data being staged)."""
+        if self.staging is not None and location.store == self.staging.name:
+            return self.staging
+        return self.stores.get(location.store)
+
     async def _discard_data(self, image: Image) -> None:
         """Delete every copy of a deleted image's bytes, then forget its locations."""
         for location in image.locations:
-            store = self.stores.get(location.store)
+            store = self._holder(location)
             if store is None:
                 LOG.error("image %s: its store %s is no longer configured; data left in place",
                           image.id, location.store)

@@ -1,5 +1,6 @@
-"""Several glance-api processes on one PostgreSQL database and one store: a process that
-restarts cleans up only after processes that are gone, never under a live one's feet."""
+"""Processes that crash, restart or share one catalogue: several glance-api processes on one
+PostgreSQL database and one store, where a process that restarts cleans up only after
+processes that are gone, never under a live one's feet; and crashes or deletes mid-stage."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import hashlib
 import json
 import os
 import signal
+import socket
 import sqlite3
 import threading
 import time
@@ -168,5 +170,73 @@ def test_an_import_interrupted_by_a_crash_ends_failed_at_restart(tmp_path: Path)
             assert [(t["id"], t["status"]) for t in tasks] == [("crashed", "failure")]
             assert "Interrupted" in tasks[0]["message"]
             assert not staged.exists()
+    finally:
+        server.stop()
+
+
+def test_a_crash_while_staging_puts_the_image_back_to_queued(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data")
+    staging = server.data_dir / "staging"
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        image = create(http)
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.sendall(f"PUT /v2/images/{image['id']}/stage HTTP/1.1\r\nHost: x\r\n"
+                 f"Content-Type: application/octet-stream\r\nContent-Length: 104857600\r\n\r\n"
+                 .encode())
+    sock.sendall(b"x" * (8 << 20))
+    deadline = time.monotonic() + 10
+    while not (staging.is_dir() and any(p.name.endswith(".part") for p in staging.iterdir())):
+        assert time.monotonic() < deadline, "staging never started writing"
+        time.sleep(0.05)
+    os.kill(server.process.pid, signal.SIGKILL)
+    server.process.wait(10)
+    sock.close()
+    server = start_server(server.data_dir)
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            assert show(http, image["id"])["status"] == "queued"
+            assert list(staging.iterdir()) == []
+            # and the image can be staged and imported again
+            resp = http.put(f"/v2/images/{image['id']}/stage", content=b"second try",
+                            headers={"Content-Type": "application/octet-stream"})
+            assert resp.status_code == 204, resp.text
+            resp = http.post(f"/v2/images/{image['id']}/import",
+                             json={"method": {"name": "glance-direct"}})
+            assert resp.status_code == 202
+            deadline = time.monotonic() + 30
+            while show(http, image["id"])["status"] != "active":
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            assert http.get(f"/v2/images/{image['id']}/file").content == b"second try"
+    finally:
+        server.stop()
+
+
+def test_an_image_deleted_while_staging_is_410_and_keeps_no_staged_data(
+        tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data")
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            image = create(http)
+            body = PausedBody(os.urandom(1 << 20), os.urandom(1 << 20))
+            result: dict[str, Any] = {}
+
+            def run() -> None:
+                result["response"] = httpx.put(
+                    f"{server.url}/v2/images/{image['id']}/stage", content=iter(body),
+                    timeout=60, headers={"Content-Type": "application/octet-stream"})
+
+            thread = threading.Thread(target=run, daemon=True)
+            thread.start()
+            assert body.sent_head.wait(30)
+            deadline = time.monotonic() + 10
+            while show(http, image["id"])["status"] != "uploading":
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            assert http.delete(f"/v2/images/{image['id']}").status_code == 204
+            body.release.set()
+            thread.join(60)
+            assert result["response"].status_code == 410, result["response"].text
+            assert list((server.data_dir / "staging").iterdir()) == []
     finally:
         server.stop()
