@@ -90,7 +90,7 @@ class TagRow(Base):
 
 class TaskRow(Base):
     __tablename__ = "tasks"
-    __table_args__ = (Index("ix_tasks_image_id", "image_id"),)
+    __table_args__ = (Index("ix_tasks_image_id", "image_id"), Index("ix_tasks_status", "status"))
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     image_id: Mapped[str] = mapped_column(String(64))

@@ -28,9 +28,11 @@ def upgrade() -> None:
         batch.add_column(sa.Column("worker", sa.String(64)))
     with op.batch_alter_table("tasks") as batch:
         batch.add_column(sa.Column("worker", sa.String(64)))
+    op.create_index("ix_tasks_status", "tasks", ["status"])  # recovery looks up unfinished
 
 
 def downgrade() -> None:
+    op.drop_index("ix_tasks_status", "tasks")
     with op.batch_alter_table("tasks") as batch:
         batch.drop_column("worker")
     with op.batch_alter_table("image_locations") as batch:
