@@ -1,6 +1,7 @@
-"""One conformance suite for every writable store: file, S3 (Swift's s3api) and Swift.
+"""One conformance suite for every writable store: file, S3 (on Swift's s3api and on Ceph
+RGW) and Swift (tempauth and Keystone v3).
 
-The network stores run against a real Swift started by the session fixture, with small part
+The network stores run against real servers started by the session fixtures, with small part
 and segment sizes so that multipart uploads and SLO segments are exercised with a few MiB.
 """
 
@@ -17,7 +18,7 @@ import pytest
 
 from glance.config import Settings, _parse_stores
 from glance.stores import DRIVERS, Store, StoreNotFound, StoreWriteError
-from tests.stores.conftest import SwiftServer, unique
+from tests.stores.conftest import S3_KINDS, SwiftServer, s3_server_of, unique
 
 S3_PART = 5 << 20        # the smallest part S3 (and s3api) accepts but for the last
 SWIFT_SEGMENT = 1 << 20
@@ -46,35 +47,35 @@ def run(coro):  # noqa: ANN001, ANN201
     return asyncio.run(coro)
 
 
-@pytest.fixture(params=["file", "s3", "swift", "swift-keystone"])
+@pytest.fixture(params=["file", *(f"s3-{kind}" for kind in S3_KINDS), "swift",
+                        "swift-keystone"])
 def sut(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreUnderTest]:
     if request.param == "file":
         directory = tmp_path / "store"
         store = build("local", {"driver": "file", "directory": str(directory), "fsync": False})
         under = StoreUnderTest(store, lambda: sorted(p.name for p in directory.iterdir()),
                                SIZES["multi"])
+    elif request.param.startswith("s3-"):
+        s3 = s3_server_of(request, request.param[3:])
+        bucket = unique("conf")
+        store = build("cold", s3.settings(
+            bucket, part_size=S3_PART, multipart_threshold=S3_PART, max_concurrency=3))
+
+        def leftovers() -> list[str]:
+            return s3.names(bucket) + [f"+parts/{n}" for n in s3.parts(bucket)]
+        under = StoreUnderTest(store, leftovers, SIZES["multi"])
     else:
         swift: SwiftServer = request.getfixturevalue("swift_server")
-        if request.param == "s3":
-            bucket = unique("conf")
-            store = build("cold", swift.s3_settings(
-                bucket, part_size=S3_PART, multipart_threshold=S3_PART, max_concurrency=3))
+        container = unique("conf")
+        keystone = request.param == "swift-keystone"
+        settings = swift.keystone_settings if keystone else swift.swift_settings
+        store = build("archive", settings(
+            container, segment_size=SWIFT_SEGMENT, max_concurrency=3))
 
-            def leftovers() -> list[str]:
-                return swift.names(bucket) + [f"+segments/{n}" for n in
-                                              swift.names(bucket + "+segments")]
-            under = StoreUnderTest(store, leftovers, SIZES["multi"])
-        else:
-            container = unique("conf")
-            keystone = request.param == "swift-keystone"
-            settings = swift.keystone_settings if keystone else swift.swift_settings
-            store = build("archive", settings(
-                container, segment_size=SWIFT_SEGMENT, max_concurrency=3))
-
-            def leftovers() -> list[str]:
-                return swift.names(container, keystone) + [
-                    f"_segments/{n}" for n in swift.names(container + "_segments", keystone)]
-            under = StoreUnderTest(store, leftovers, SWIFT_MULTI)
+        def leftovers() -> list[str]:
+            return swift.names(container, keystone) + [
+                f"_segments/{n}" for n in swift.names(container + "_segments", keystone)]
+        under = StoreUnderTest(store, leftovers, SWIFT_MULTI)
     run(under.store.start())
     yield under
     run(under.store.close())
@@ -234,12 +235,15 @@ def test_abandoned_download_releases_the_store(sut: StoreUnderTest) -> None:
     run(go())
 
 
-@pytest.mark.parametrize("driver", ["s3", "swift"])
-def test_wrong_credentials_are_store_errors(swift_server: SwiftServer, driver: str) -> None:
-    if driver == "s3":
-        store = build("x", {**swift_server.s3_settings(unique("bad")), "secret_key": "wrong"})
+@pytest.mark.parametrize("driver", [*(f"s3-{kind}" for kind in S3_KINDS), "swift"])
+def test_wrong_credentials_are_store_errors(request: pytest.FixtureRequest,
+                                            driver: str) -> None:
+    if driver.startswith("s3-"):
+        s3 = s3_server_of(request, driver[3:])
+        store = build("x", {**s3.settings(unique("bad")), "secret_key": "wrong"})
     else:
-        store = build("x", {**swift_server.swift_settings(unique("bad")), "key": "wrong"})
+        swift: SwiftServer = request.getfixturevalue("swift_server")
+        store = build("x", {**swift.swift_settings(unique("bad")), "key": "wrong"})
 
     async def go() -> None:
         with pytest.raises(StoreWriteError):
