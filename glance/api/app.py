@@ -87,10 +87,6 @@ def create_app(settings: Settings) -> web.Application:
 
 def server_args(settings: Settings) -> dict[str, int]:
     """Parser limits of the HTTP server, well above the budget, so that our middleware (not
-    the parser) answers oversized requests with 431 and the JSON envelope; and a request
-    body buffer of two chunks, so the socket keeps being read while a chunk is hashed and
-    written (aiohttp's 64 KiB default pauses the transport at 128 KiB, which serialised
-    network reads with disk writes and halved upload rates)."""
+    the parser) answers oversized requests with 431 and the JSON envelope."""
     generous = max(16 * settings.max_header_bytes, 1 << 20)
-    return {"max_line_size": generous, "max_field_size": generous, "max_headers": 16384,
-            "read_bufsize": 2 * settings.chunk_size}
+    return {"max_line_size": generous, "max_field_size": generous, "max_headers": 16384}
