@@ -17,9 +17,14 @@ from glance.service import Download
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
-async def body_chunks(request: web.Request, chunk_size: int) -> AsyncIterator[bytearray]:
-    """The request body as chunks of about ``chunk_size`` bytes, never the whole body."""
-    buffer = bytearray()
+async def body_chunks(request: web.Request, chunk_size: int) -> AsyncIterator[bytes]:
+    """The request body as chunks of about ``chunk_size`` bytes, never the whole body.
+
+    The pieces the transport delivers (often 64–256 KiB) are collected in a list and joined
+    once per chunk: one copy per byte, and none at all when a piece is already big enough.
+    """
+    pieces: list[bytes] = []
+    buffered = 0
     content = request.content
     while True:
         try:
@@ -28,12 +33,14 @@ async def body_chunks(request: web.Request, chunk_size: int) -> AsyncIterator[by
             raise ConnectionResetError(str(exc)) from exc
         if not data:
             break
-        buffer += data
-        if len(buffer) >= chunk_size:
-            yield buffer
-            buffer = bytearray()
-    if buffer:
-        yield buffer
+        pieces.append(data)
+        buffered += len(data)
+        if buffered >= chunk_size:
+            yield pieces[0] if len(pieces) == 1 else b"".join(pieces)
+            pieces = []
+            buffered = 0
+    if pieces:
+        yield pieces[0] if len(pieces) == 1 else b"".join(pieces)
     if request.content_length is not None and not content.is_eof():
         raise ConnectionResetError("request body ended early")
 

@@ -15,6 +15,10 @@ class Base(DeclarativeBase):
 
 class ImageRow(Base):
     __tablename__ = "images"
+    # the default list orders (created_at or updated_at, then id) of live images, read off an
+    # index instead of sorting every live row for each page
+    __table_args__ = (Index("ix_images_deleted_created_at_id", "deleted", "created_at", "id"),
+                      Index("ix_images_deleted_updated_at_id", "deleted", "updated_at", "id"))
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str | None] = mapped_column(String(255), index=True)

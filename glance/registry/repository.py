@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import (Engine, and_, delete, exists, false, func, insert, or_, select,
+from sqlalchemy import (Connection, Engine, and_, delete, exists, false, func, insert, or_,
+                        select,
                         update)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
@@ -22,6 +25,13 @@ _IMAGE_COLUMNS: tuple[str, ...] = tuple(
 
 _Extras = tuple[dict[str, str], list[str], list[Location]]
 
+# Core INSERTs built once: SQLAlchemy caches their compiled form, so a create is one
+# transaction on a plain connection with no per-call statement building or ORM session
+_INSERT_IMAGE = insert(ImageRow.__table__)  # type: ignore[arg-type]
+_INSERT_PROPERTY = insert(PropertyRow.__table__)  # type: ignore[arg-type]
+_INSERT_TAG = insert(TagRow.__table__)  # type: ignore[arg-type]
+_INSERT_LOCATION = insert(LocationRow.__table__)  # type: ignore[arg-type]
+
 
 def _row_to_image(row: ImageRow, extras: _Extras) -> Image:
     values = {key: getattr(row, key) for key in _IMAGE_COLUMNS}
@@ -33,6 +43,10 @@ class Registry:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # SQLite has one writer at a time; concurrent writers from our thread pool would wait
+        # in its busy handler, which sleeps in growing steps. Creates queue on a lock instead.
+        self._write_lock: Any = (threading.Lock() if engine.dialect.name == "sqlite"
+                                 else contextlib.nullcontext())
 
     def close(self) -> None:
         self.engine.dispose()
@@ -43,11 +57,11 @@ class Registry:
         """Insert ``image``; raise Duplicate if its id exists (even deleted)."""
         values = {key: getattr(image, key) for key in _IMAGE_COLUMNS}
         try:
-            with Session(self.engine) as session, session.begin():
-                session.execute(insert(ImageRow).values(**values))
-                self._write_properties(session, image.id, image.properties)
-                self._write_tags(session, image.id, image.tags)
-                self._write_locations(session, image.id, image.locations)
+            with self._write_lock, self.engine.begin() as conn:
+                conn.execute(_INSERT_IMAGE, values)
+                self._write_properties(conn, image.id, image.properties)
+                self._write_tags(conn, image.id, image.tags)
+                self._write_locations(conn, image.id, image.locations)
         except IntegrityError:
             raise exception.Duplicate(f"An image with identifier {image.id} already exists")
         return image
@@ -133,14 +147,18 @@ class Registry:
     def list_images(self, query: ImageQuery) -> list[Image]:
         """One page of images matching ``query``, in its sort order."""
         with Session(self.engine) as session:
-            stmt = select(ImageRow).where(*self._conditions(session, query))
-            for key, direction in _order(query):
-                col = getattr(ImageRow, key)
-                stmt = stmt.order_by(col.asc().nulls_first() if direction == "asc"
-                                     else col.desc().nulls_last())
-            rows = list(session.scalars(stmt.limit(query.limit)))
+            rows = list(session.scalars(self.list_statement(session, query)))
             props = self._extras(session, [row.id for row in rows])
             return [_row_to_image(row, props[row.id]) for row in rows]
+
+    def list_statement(self, session: Session, query: ImageQuery) -> Any:
+        """The SELECT behind ``list_images`` (also what the index tests EXPLAIN)."""
+        stmt = select(ImageRow).where(*self._conditions(session, query))
+        for key, direction in _order(query):
+            col = getattr(ImageRow, key)
+            stmt = stmt.order_by(col.asc().nulls_first() if direction == "asc"
+                                 else col.desc().nulls_last())
+        return stmt.limit(query.limit)
 
     def usage(self, owner: str | None, exclude: str | None = None) -> dict[str, int]:
         """Counts and bytes of ``owner``'s live images (everyone's for None), leaving out
@@ -418,19 +436,20 @@ class Registry:
                           updated_at=row.updated_at)
 
     @staticmethod
-    def _write_properties(session: Session, image_id: str, properties: dict[str, str]) -> None:
+    def _write_properties(db: Session | Connection, image_id: str,
+                          properties: dict[str, str]) -> None:
         if properties:
-            session.execute(insert(PropertyRow), [
+            db.execute(_INSERT_PROPERTY, [
                 {"image_id": image_id, "name": k, "value": v} for k, v in properties.items()])
 
     @staticmethod
-    def _write_tags(session: Session, image_id: str, tags: list[str]) -> None:
+    def _write_tags(db: Session | Connection, image_id: str, tags: list[str]) -> None:
         if tags:
-            session.execute(insert(TagRow), [
-                {"image_id": image_id, "value": t} for t in dict.fromkeys(tags)])
+            db.execute(_INSERT_TAG, [{"image_id": image_id, "value": t}
+                                     for t in dict.fromkeys(tags)])
 
     @staticmethod
-    def _write_locations(session: Session, image_id: str,
+    def _write_locations(db: Session | Connection, image_id: str,
                          locations: Iterable[Location]) -> None:
         now = utcnow()
         rows = [{"image_id": image_id, "store": loc.store, "key": loc.key,
@@ -438,7 +457,7 @@ class Registry:
                  "updated_at": now}
                 for loc in locations]
         if rows:
-            session.execute(insert(LocationRow), rows)
+            db.execute(_INSERT_LOCATION, rows)
 
     @staticmethod
     def _extras(session: Session, ids: list[str]) -> dict[str, _Extras]:

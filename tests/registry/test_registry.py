@@ -183,3 +183,36 @@ def test_members(registry: Registry) -> None:
     registry.delete_member("img", "t2")
     registry.delete_member("img", "t2")  # idempotent
     assert [m.member_id for m in registry.members("img")] == ["t3"]
+
+
+@pytest.mark.parametrize("sort_key", ["created_at", "updated_at"])
+@pytest.mark.parametrize("admin", [True, False])
+def test_default_list_order_is_read_off_an_index(tmp_path, sort_key: str, admin: bool) -> None:
+    """SQLite: a page in the default order (created_at or updated_at desc, then id) walks
+    the (deleted, <key>, id) index and sorts nothing, also with a filter."""
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    engine = create_registry_engine(f"sqlite:///{tmp_path}/glance.sqlite")
+    upgrade(f"sqlite:///{tmp_path}/glance.sqlite")
+    registry = Registry(engine)
+    try:
+        for i in range(50):
+            make(registry, f"img-{i:03d}", name=f"n{i}", disk_format="raw" if i % 2 else "qcow2",
+                 visibility="public")
+        for exact in ({}, {"disk_format": "qcow2"}):
+            query = ImageQuery(limit=25, sort_key=sort_key, sort_dir="desc", exact=exact,
+                               viewer_is_admin=admin, viewer=None if admin else "someone")
+            with Session(engine) as session:
+                stmt = registry.list_statement(session, query)
+                sql = str(stmt.compile(engine, compile_kwargs={"literal_binds": True}))
+                plan = " | ".join(row[-1] for row in session.execute(
+                    text("EXPLAIN QUERY PLAN " + sql)))
+            assert f"ix_images_deleted_{sort_key}_id" in plan, plan
+            assert "TEMP B-TREE FOR ORDER BY" not in plan, plan
+            assert [i.id for i in registry.list_images(query)] == [
+                i.id for i in sorted(registry.list_images(ImageQuery(
+                    limit=100, exact=exact, viewer_is_admin=True)),
+                    key=lambda i: (getattr(i, sort_key), i.id), reverse=True)][:25]
+    finally:
+        registry.close()
