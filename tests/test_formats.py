@@ -7,6 +7,7 @@ size are compared with ``qemu-img info``. The tools are required: scripts/test i
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import struct
@@ -21,11 +22,16 @@ from glance import formats
 from glance.formats import Inspector, Result, mismatch
 
 TOOLS = ("qemu-img", "genisoimage", "sfdisk")
+SEARCH = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"  # sfdisk lives in sbin
+
+
+def tool(name: str) -> str:
+    return shutil.which(name, path=SEARCH) or name
 MiB = 1 << 20
 
 
 def run(*cmd: str, stdin: str | None = None) -> str:
-    return subprocess.run(cmd, input=stdin, capture_output=True, text=True, check=True,
+    return subprocess.run([tool(cmd[0]), *cmd[1:]], input=stdin, capture_output=True, text=True, check=True,
                           timeout=60).stdout
 
 
@@ -50,7 +56,7 @@ def patched(src: Path, dst: Path, edit: Callable[[bytearray], None]) -> Path:
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    missing = [name for name in TOOLS if shutil.which(name, path=SEARCH) is None]
     assert not missing, f"missing {missing}: run scripts/test (installs qemu-utils, " \
         "genisoimage, fdisk)"
     d = tmp_path_factory.mktemp("formats")
