@@ -487,6 +487,9 @@ def _error(response: httpx.Response) -> exception.GlanceException:
         message = f"{response.request.method} {response.request.url.path} answered " \
                   f"{response.status_code} {response.reason_phrase}"
     exc = exception.from_status(response.status_code, message)
+    if response.status_code == 415 and response.request.headers.get(
+            "content-type", "").startswith(OCTET_STREAM):
+        exc = exception.InvalidDiskImage(message)  # image data refused by format inspection
     if isinstance(exc, exception.LimitExceeded):
         retry = response.headers.get("retry-after", "")
         exc.retry_after = int(retry) if retry.isdigit() else None

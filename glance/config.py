@@ -151,6 +151,11 @@ OPTIONS: tuple[Option, ...] = (
            "Let the `web-download` import, v1 `x-image-meta-location` and v1 "
            "`x-glance-api-copy-from` read from loopback, private, link-local and other "
            "non-global addresses (off: such URLs are refused with 400)."),
+    Option("image_format_inspection", _parse_bool, True,
+           "Inspect uploaded data (bare containers): refuse with 415, and clean up, data that "
+           "is not the declared disk_format (qcow2 declared raw, ...) or is an unsafe disk "
+           "(backing or external data file, extents or parents in other files, broken "
+           "partition table); record the disk's virtual_size."),
 )
 
 _BY_NAME: dict[str, Option] = {opt.name: opt for opt in OPTIONS}
@@ -272,6 +277,7 @@ class Settings:
     staging_dir: str | None = None
     web_download_allow_private: bool = False
     worker_lease_seconds: float = 30.0
+    image_format_inspection: bool = True
 
     @property
     def resolved_database_url(self) -> str:

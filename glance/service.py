@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, TypeVar
 
-from glance import copies, recovery
+from glance import copies, formats, recovery
 from glance.common import exception
 from glance.config import Settings
 from glance.context import RequestContext
@@ -276,6 +276,7 @@ class ImageService:
         if expected_checksum is not None and len(expected_checksum) > 32:
             raise exception.BadRequest("Invalid checksum: an MD5 hex digest has 32 characters")
         limit = await self._size_limit(image, expected_size)
+        disk = self._disk_check(image)
         # the store is recorded while saving (location stays empty) so that a restart after a
         # crash knows where to clean up
         await self._db(self.registry.update, image_id, {"status": SAVING, "size": expected_size},
@@ -285,20 +286,23 @@ class ImageService:
         digest = _Digest()
         try:
             stored = await store.put(
-                image_id, self._verified(chunks, digest, expected_size, expected_checksum, limit),
-                expected_size)
+                image_id, self._verified(chunks, digest, expected_size, expected_checksum, limit,
+                                         disk), expected_size)
         except BaseException as exc:
             await asyncio.shield(self._fail_upload(image_id, None, store, failed_status))
             gone = _client_gone(exc, "Upload")
             if gone is None:
                 raise
             raise gone from exc
+        values: dict[str, Any] = {
+            "status": ACTIVE, "size": stored.size, "checksum": digest.md5.hexdigest(),
+            "os_hash_algo": "sha512", "os_hash_value": digest.sha512.hexdigest()}
+        if disk is not None and disk.result is not None:
+            values["virtual_size"] = disk.result.virtual_size
         try:
-            return await self._db(
-                self.registry.update, image_id,
-                {"status": ACTIVE, "size": stored.size, "checksum": digest.md5.hexdigest(),
-                 "os_hash_algo": "sha512", "os_hash_value": digest.sha512.hexdigest()},
-                expected_status=[SAVING], locations=[Location(store.name, stored.key)])
+            return await self._db(self.registry.update, image_id, values,
+                                  expected_status=[SAVING],
+                                  locations=[Location(store.name, stored.key)])
         except BaseException as exc:
             # deleted (or killed) while we were saving: the bytes belong to nobody
             await asyncio.shield(self._fail_upload(image_id, stored.key, store, failed_status))
@@ -747,10 +751,20 @@ class ImageService:
             raise exception.LimitExceeded(f"Image size {expected_size} exceeds {limit.reason}")
         return limit
 
+    def _disk_check(self, image: Image) -> "_DiskCheck | None":
+        """The format inspection an upload of ``image`` gets (None: none, because it is off,
+        the container wraps the disk, or the disk_format is not one we inspect)."""
+        if not self.settings.image_format_inspection or image.container_format != "bare" or \
+                image.disk_format not in formats.INSPECTED:
+            return None
+        return _DiskCheck(image.disk_format)
+
     async def _verified(self, chunks: AsyncIterator[Chunk], digest: "_Digest",
                         expected_size: int | None, expected_checksum: str | None,
-                        limit: "_Limit") -> AsyncIterator[Chunk]:
-        """Pass chunks through, hashing each while the store writes it, enforcing sizes."""
+                        limit: "_Limit", disk: "_DiskCheck | None" = None
+                        ) -> AsyncIterator[Chunk]:
+        """Pass chunks through, hashing each while the store writes it, enforcing sizes, and
+        (with ``disk``) checking the data is a safe disk of the declared format."""
         size = 0
         pending: Awaitable[Any] | None = None
         try:
@@ -766,6 +780,8 @@ class ImageService:
                 if size > limit.bytes:
                     raise exception.LimitExceeded(f"Image data exceeds {limit.reason}")
                 pending = digest.update(chunk)
+                if disk is not None:
+                    disk.inspector.feed(chunk)
                 yield chunk
             if pending is not None:
                 await pending
@@ -781,6 +797,8 @@ class ImageService:
             raise exception.BadRequest(
                 f"Checksum mismatch: x-image-meta-checksum says {expected_checksum} but the data's "
                 f"MD5 is {digest.md5.hexdigest()}")
+        if disk is not None:
+            disk.check()
 
     async def _fail_upload(self, image_id: str, key: str | None, store: Store,
                            failed_status: str) -> None:
@@ -791,8 +809,8 @@ class ImageService:
             try:
                 reset: dict[str, Any] = {"status": failed_status}
                 if failed_status == QUEUED:  # ready for a retry, as if never uploaded
-                    reset.update(size=None, checksum=None, os_hash_algo=None,
-                                 os_hash_value=None)
+                    reset.update(size=None, virtual_size=None, checksum=None,
+                                 os_hash_algo=None, os_hash_value=None)
                 await self._db(self.registry.update, image_id, reset,
                                expected_status=[SAVING, ACTIVE], locations=[])
             except (exception.NotFound, exception.Conflict):
@@ -854,6 +872,25 @@ class _Limit:
 
     bytes: int
     reason: str
+
+
+class _DiskCheck:
+    """The format inspection of one upload declared ``declared``."""
+
+    def __init__(self, declared: str) -> None:
+        self.declared = declared
+        self.inspector = formats.Inspector()
+        self.result: formats.Result | None = None
+
+    def check(self) -> None:
+        """InvalidDiskImage (415) unless the data is a safe disk of the declared format."""
+        self.result = found = self.inspector.result()
+        problems = [formats.mismatch(self.declared, found)]
+        if not found.safe:
+            problems.append(f"the image data is an unsafe {found.format} disk: {found.problem}")
+        problem = "; ".join(p for p in problems if p)
+        if problem:
+            raise exception.InvalidDiskImage(f"Image data rejected: {problem}")
 
 
 class _Digest:

@@ -115,6 +115,12 @@ class UnsupportedMediaType(GlanceException):
         self.accept_patch = accept_patch
 
 
+class InvalidDiskImage(UnsupportedMediaType):
+    """Uploaded data is not the declared disk_format, or is an unsafe disk (415)."""
+
+    default_message = "The image data is not a valid disk of the declared disk_format"
+
+
 class RangeNotSatisfiable(GlanceException):
     """The requested byte range lies outside the image (416)."""
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import RunningServer, free_port, start_server
+from tests.functional._disks import qcow2
 
 MiB = 1024 * 1024
 
@@ -169,8 +170,10 @@ def test_index_filters_sort_and_limit(server: RunningServer, tmp_path: Path) -> 
     big = tmp_path / "big"
     big.write_bytes(b"y" * 5000)
     a = add(server, "name=a-" + group, f"group={group}", "color=red", data=small)
+    big_qcow2 = tmp_path / "big.qcow2"
+    big_qcow2.write_bytes(qcow2(5000))
     b = add(server, "name=b-" + group, f"group={group}", "color=blue", "disk_format=qcow2",
-            "container_format=bare", data=big)
+            "container_format=bare", data=big_qcow2)
     c = add(server, "name=c-" + group, f"group={group}", "color=red", data=big)
 
     def ids(*args: str) -> list[str]:

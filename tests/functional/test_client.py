@@ -25,6 +25,7 @@ import pytest
 import glance.client as glance_client
 from glance.client import Client
 from glance.common import exception
+from tests.functional._disks import qcow2
 
 MiB = 1024 * 1024
 
@@ -230,7 +231,7 @@ def test_filters(client):
     small = client.add_image(raw_meta({"properties": {"case": mark, "os": "linux"}}), b"1" * 10)
     big = client.add_image({"name": "big", "disk_format": "qcow2", "container_format": "bare",
                             "min_disk": 5, "is_public": True, "protected": True,
-                            "properties": {"case": mark, "os": "bsd"}}, b"2" * 1000)
+                            "properties": {"case": mark, "os": "bsd"}}, qcow2(1000))
     queued = client.add_image(raw_meta({"properties": {"case": mark}}))
 
     def ids(**filters) -> set[str]:

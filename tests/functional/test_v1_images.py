@@ -10,6 +10,7 @@ import uuid
 import httpx
 import pytest
 
+from tests.functional._disks import qcow2, sample
 from tests.functional._v1 import (OCTET, assert_error, create, create_ok, head, image_meta,
                                   md5, meta_headers, unique)
 
@@ -406,7 +407,8 @@ def test_deleted_id_cannot_be_reused_silently(server, http):
 
 @pytest.mark.parametrize("disk_format", [f for f in DISK_FORMATS if f not in AMAZON])
 def test_each_disk_format_is_accepted(server, http, disk_format):
-    image = create_ok(http, {"disk_format": disk_format, "container_format": "bare"}, data=b"d")
+    image = create_ok(http, {"disk_format": disk_format, "container_format": "bare"},
+                      data=sample(disk_format))
     assert image["disk_format"] == disk_format and image["status"] == "active"
 
 
@@ -473,7 +475,7 @@ def test_type_fills_formats(server, http, image_type, disk, container):
 
 def test_type_does_not_override_given_formats(server, http):
     image = create_ok(http, {"type": "machine", "disk_format": "qcow2",
-                             "container_format": "bare"}, data=b"q")
+                             "container_format": "bare"}, data=qcow2())
     assert (image["disk_format"], image["container_format"]) == ("qcow2", "bare")
     assert image["properties"]["type"] == "machine"
 

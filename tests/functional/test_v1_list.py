@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.functional._disks import uninspected_server
 from tests.functional._v1 import (assert_error, create, create_ok, ids, md5,
                                   meta_headers, unique)
 
@@ -20,6 +21,12 @@ DETAIL_FIELDS = INDEX_FIELDS | {"status", "is_public", "protected", "min_ram", "
 SORT_KEYS = ["name", "status", "container_format", "disk_format", "size", "id", "created_at",
              "updated_at"]
 LIST_PATHS = ["/v1/images", "/v1/images/detail", "/images", "/images/detail"]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """Placeholder bytes of exact sizes under many disk formats: no format inspection here."""
+    yield from uninspected_server(tmp_path_factory)
 
 
 def listing(http: httpx.Client, path: str = "/v1/images/detail", **params: Any) -> list[dict]:

@@ -116,7 +116,7 @@ def test_cli_image_lifecycle(server, cli, image_file, tmp_path):
 
 
 def test_cli_create_then_upload_and_queued_download(server, cli, image_file, tmp_path):
-    created = table(cli("image-create", "--name", unique("cli"), "--disk-format", "qcow2",
+    created = table(cli("image-create", "--name", unique("cli"), "--disk-format", "raw",
                         "--container-format", "bare").stdout)
     assert created["status"] == "queued"
     empty = cli("image-download", "--file", str(tmp_path / "none"), created["id"], check=False)

@@ -7,8 +7,15 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from tests.functional._disks import uninspected_server
 from tests.functional._v2 import (active, as_project, assert_error, create, new_project, patch,
                                   unique, validate)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """Placeholder bytes of exact sizes under many disk formats: no format inspection here."""
+    yield from uninspected_server(tmp_path_factory)
 
 
 def listing(http, headers=None, **params):
