@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Awaitable
 
 from glance import copies
 from glance.common import exception
-from glance.domain import (IMPORTING, KILLED, LOCATION_DELETING, LOCATION_SAVING, QUEUED, SAVING,
+from glance.domain import (IMPORTING, KILLED, LOCATION_DELETING, LOCATION_SAVING, SAVING,
                            UPLOADING, Location)
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ async def recover(svc: "ImageService") -> None:
             continue
         LOG.warning("image %s was importing when its server process stopped: back to queued",
                     image.id)
-        await _settle(_requeue(svc, image.id))
+        await svc._unstage(image.id, IMPORTING)
     for image in await svc._db(svc.registry.ids_in_status, SAVING):
         if any(loc.worker in live for loc in image.locations):
             continue
@@ -106,7 +106,7 @@ async def recover(svc: "ImageService") -> None:
             if await svc._discard_partial(image_id, location):
                 await svc._db(svc.registry.remove_location, image_id, location.store)
             if svc.staging is not None and location.store == svc.staging.name:
-                await _settle(svc._unstage(image_id, UPLOADING))  # half-staged: queued again
+                await svc._unstage(image_id, UPLOADING)  # half-staged: queued again
             elif status == LOCATION_SAVING:
                 await copies.interrupted(svc, image_id, location.store)
     for task in await svc._db(svc.registry.tasks_in_status, UNFINISHED_TASK):
@@ -117,12 +117,6 @@ async def recover(svc: "ImageService") -> None:
         await svc._db(svc.registry.update_task, task.id, "failure",
                       "Interrupted: the server process running this task stopped",
                       expected_status=UNFINISHED_TASK)
-
-
-async def _requeue(svc: "ImageService", image_id: str) -> None:
-    await svc._discard_staged(image_id)
-    await svc._db(svc.registry.update, image_id, {"status": QUEUED},
-                  expected_status=[IMPORTING])
 
 
 async def _kill(svc: "ImageService", image_id: str, locations: list[Location]) -> None:

@@ -174,7 +174,7 @@ class ImageService:
         An image without data (not active yet) is NotFound, or with ``allow_empty`` a
         Download whose store is None.
         """
-        preferred = [self._store(name.strip()).name for name in prefer]
+        preferred = [self._store(name).name for name in prefer]
         image = await self.get(ctx, image_id)
         if image.status == DEACTIVATED and not ctx.is_admin:
             raise exception.Forbidden("The requested image has been deactivated. "
@@ -189,7 +189,7 @@ class ImageService:
         if not sources:
             raise exception.NotFound(f"The data of image {image_id} is in no configured store")
         if preferred:
-            rank = {name: i for i, name in reversed(list(enumerate(preferred)))}
+            rank = {name: i for i, name in enumerate(dict.fromkeys(preferred))}
             sources = tuple(sorted(sources, key=lambda source: rank.get(source[0].name,
                                                                         len(rank))))
         return Download(image, sources)

@@ -394,7 +394,8 @@ async def upload(request: web.Request) -> web.Response:
 
 async def download(request: web.Request) -> web.StreamResponse:
     no_body(request)
-    prefer = [name for name in request.query.get("prefer", "").split(",") if name.strip()]
+    prefer = [name.strip() for name in request.query.get("prefer", "").split(",")
+              if name.strip()]
     download = await service(request).download(context(request), _image_id(request),
                                                allow_empty=True, prefer=prefer)
     if download.store is None and download.image.status != ACTIVE:
