@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from glance.common import exception
 from glance.context import RequestContext
-from glance.domain import (ACTIVE, DEACTIVATED, LOCATION_ACTIVE, LOCATION_DELETING,
+from glance.domain import (ACTIVE, LOCATION_ACTIVE, LOCATION_DELETING,
                            LOCATION_SAVING, Image, Location, Task, new_image_id)
 from glance.stores import Store
 
@@ -130,41 +130,45 @@ async def copy_one(svc: "ImageService", image_id: str, target: Store) -> None:
             image_id, svc._verified(read_first(sources), digest, size, image.checksum,
                                     _Limit(size, f"the image's size of {size} bytes")), size)
     except BaseException:
-        await asyncio.shield(svc._db(svc.registry.remove_location, image_id, target.name))
+        # the store removed what it wrote; only the record is left to undo
+        await asyncio.shield(svc._db(svc.registry.forget_location, image_id, target.name,
+                                     worker=svc.worker))
         raise
     try:
         if image.os_hash_value and digest.sha512.hexdigest() != image.os_hash_value:
             raise exception.BadRequest(f"The copied data's SHA-512 does not match image "
                                        f"{image_id}'s os_hash_value")
-        await svc._db(svc.registry.set_location_status, image_id, target.name,
-                      LOCATION_ACTIVE, LOCATION_SAVING, [ACTIVE, DEACTIVATED], stored.key)
+        await svc._db(svc.registry.finish_copy, image_id, store=target.name,
+                      worker=svc.worker, key=stored.key)
     except BaseException:
-        # verification failed, or the image was deleted meanwhile: the bytes belong to nobody
-        await asyncio.shield(_forget(svc, image_id, target, stored.key))
+        # verification failed, or the image was deleted or the copy taken over meanwhile
+        if await asyncio.shield(svc._take_back(image_id, target, stored.key)):
+            await asyncio.shield(svc._db(svc.registry.forget_location, image_id, target.name,
+                                         worker=svc.worker))
         raise
-
-
-async def _forget(svc: "ImageService", image_id: str, store: Store, key: str) -> None:
-    try:
-        await store.delete(key)
-    finally:
-        await svc._db(svc.registry.remove_location, image_id, store.name)
 
 
 async def _progress(svc: "ImageService", image_id: str, store: str,
                     failed: bool | None) -> None:
     """Take ``store`` off the image's importing list; add it to the failed list if
-    ``failed`` (None: it was skipped, neither copied nor failed)."""
-    try:
-        image = await svc._db(svc.registry.get, image_id)
-        props = {IMPORTING_TO: ",".join(s for s in _names(image.properties.get(IMPORTING_TO))
-                                        if s != store)}
+    ``failed`` (None: it was skipped, neither copied nor failed). A compare-and-set of both
+    properties, retried while other progress lands in between."""
+    while True:
+        try:
+            image = await svc._db(svc.registry.get, image_id)
+        except exception.NotFound:
+            return
+        seen = {name: image.properties.get(name) for name in (IMPORTING_TO, FAILED_IMPORT)}
+        props = {IMPORTING_TO: ",".join(s for s in _names(seen[IMPORTING_TO]) if s != store)}
         if failed:
-            props[FAILED_IMPORT] = ",".join([*_names(image.properties.get(FAILED_IMPORT)),
-                                             store])
-        await svc._db(svc.registry.update, image_id, {}, props)
-    except exception.NotFound:
-        pass
+            props[FAILED_IMPORT] = ",".join([*_names(seen[FAILED_IMPORT]), store])
+        try:
+            await svc._db(svc.registry.update, image_id, {}, props, expected_properties=seen)
+            return
+        except exception.NotFound:
+            return
+        except exception.Conflict:
+            continue  # the properties changed since they were read: read them again
 
 
 async def interrupted(svc: "ImageService", image_id: str, store: str) -> None:
@@ -193,6 +197,7 @@ async def delete_from_store(svc: "ImageService", ctx: RequestContext, store_name
     # the registry refuses (Forbidden) when this is the only active copy, atomically
     await svc._db(svc.registry.set_location_status, image_id, store.name, LOCATION_DELETING,
                   LOCATION_ACTIVE, [ACTIVE], None, True, svc.worker)
-    if store.writable:
-        await store.delete(location.key)
-    await svc._db(svc.registry.remove_location, image_id, store.name)
+    if store.writable and not await svc._delete_held(image_id, store, location.key):
+        raise exception.ServiceUnavailable(
+            f"Store {store.name} could not delete the copy now; it will be removed later")
+    await svc._db(svc.registry.forget_location, image_id, store.name, worker=svc.worker)

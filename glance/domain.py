@@ -38,7 +38,7 @@ STATUSES: tuple[str, ...] = (
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     QUEUED: frozenset({SAVING, ACTIVE, KILLED, DELETED, UPLOADING, IMPORTING}),
-    SAVING: frozenset({ACTIVE, KILLED, QUEUED, DELETED}),
+    SAVING: frozenset({ACTIVE, KILLED, QUEUED, IMPORTING, DELETED}),
     UPLOADING: frozenset({IMPORTING, QUEUED, DELETED}),
     IMPORTING: frozenset({SAVING, ACTIVE, QUEUED, DELETED}),
     ACTIVE: frozenset({DEACTIVATED, DELETED, PENDING_DELETE}),
@@ -241,6 +241,7 @@ class Membership:
 
 
 TASK_STATUSES: tuple[str, ...] = ("pending", "processing", "success", "failure")
+UNFINISHED_TASK: tuple[str, ...] = ("pending", "processing")
 
 
 @dataclass

@@ -19,19 +19,19 @@ import os
 import socket
 import time
 import uuid
-from typing import TYPE_CHECKING, Awaitable
+from typing import TYPE_CHECKING, Awaitable, TypeVar
 
 from glance import copies
 from glance.common import exception
-from glance.domain import (IMPORTING, KILLED, LOCATION_DELETING, LOCATION_SAVING, SAVING,
-                           UPLOADING, Location)
+from glance.domain import (ACTIVE, DEACTIVATED, IMPORTING, LOCATION_SAVING, QUEUED, SAVING,
+                           UNFINISHED_TASK, UPLOADING, Location)
+from glance.registry.repository import Liveness
 
 if TYPE_CHECKING:
     from glance.service import ImageService
 
 LOG = logging.getLogger(__name__)
 
-UNFINISHED_TASK = ("pending", "processing")
 HOST = socket.gethostname()[:40]
 
 
@@ -50,15 +50,15 @@ def _pid_runs(pid: int) -> bool:
     return True
 
 
-async def live_workers(svc: "ImageService") -> set[str]:
-    """Worker ids of the processes that are alive (this one included)."""
-    alive = set()
+async def liveness(svc: "ImageService") -> Liveness:
+    """Which processes count as alive: this one always (a late heartbeat of its own must
+    never make it clean up its own work), and those beating within the lease, except earlier
+    processes on this machine whose heartbeat outlived them."""
     beating = await svc._db(svc.registry.live_workers, svc.settings.worker_lease_seconds)
-    for worker, (host, pid) in beating.items():
-        if worker != svc.worker and host == HOST and (pid == os.getpid() or not _pid_runs(pid)):
-            continue  # an earlier process on this machine: its heartbeat outlived it
-        alive.add(worker)
-    return alive
+    dead = frozenset(worker for worker, (host, pid) in beating.items()
+                     if worker != svc.worker and host == HOST
+                     and (pid == os.getpid() or not _pid_runs(pid)))
+    return Liveness(svc.worker, svc.settings.worker_lease_seconds, dead)
 
 
 async def heartbeat(svc: "ImageService") -> None:
@@ -82,53 +82,68 @@ async def keep_alive(svc: "ImageService") -> None:
 
 async def recover(svc: "ImageService") -> None:
     """Finish or undo what gone processes left half done, so that no image stays importing
-    or saving, no bytes stay that no record points to, and no task stays unfinished."""
-    live = await live_workers(svc)
-    for image in await svc._db(svc.registry.ids_in_status, IMPORTING):
-        tasks = await svc._db(svc.registry.image_tasks, image.id)
-        if any(t.status in UNFINISHED_TASK and t.worker in live for t in tasks):
-            continue
-        LOG.warning("image %s was importing when its server process stopped: back to queued",
-                    image.id)
-        await svc._unstage(image.id, IMPORTING)
+    or saving, no bytes stay that no record points to, and no task stays unfinished.
+
+    Every step is a compare-and-set in the registry that decides and acts at once (a
+    location is taken over before its bytes are deleted; an image changes status only while
+    no live process works on it): racing a live process, recovery changes nothing.
+    """
+    live = await liveness(svc)
+    for image_id, location in await svc._db(svc.registry.orphan_locations, live):
+        await _settle(_take_over(svc, image_id, location, live))
     for image in await svc._db(svc.registry.ids_in_status, SAVING):
-        if any(loc.worker in live for loc in image.locations):
+        if await _settle(svc._db(svc.registry.kill_orphan_upload, image.id, liveness=live)):
+            LOG.warning("image %s was saving when its server process stopped: marked killed",
+                        image.id)
+    for image in await svc._db(svc.registry.ids_in_status, IMPORTING):
+        if not await svc._db(svc.registry.import_orphaned, image.id, liveness=live):
             continue
-        LOG.warning("image %s was saving when its server process stopped: marking it killed",
-                    image.id)
-        await _settle(_kill(svc, image.id, image.locations))
-    for status in (LOCATION_DELETING, LOCATION_SAVING):
-        for image_id, location in await svc._db(svc.registry.locations_in_status, status):
-            if location.worker in live:
-                continue
-            LOG.warning("image %s: its copy in store %s was %s when its server process "
-                        "stopped; removing it", image_id, location.store, status)
-            if await svc._discard_partial(image_id, location):
-                await svc._db(svc.registry.remove_location, image_id, location.store)
-            if svc.staging is not None and location.store == svc.staging.name:
-                await svc._unstage(image_id, UPLOADING)  # half-staged: queued again
-            elif status == LOCATION_SAVING:
-                await copies.interrupted(svc, image_id, location.store)
+        # importing: nothing can stage anew until the image is queued, so the staged data
+        # goes first
+        await svc._discard_staged(image.id)
+        if await _settle(svc._db(svc.registry.requeue_orphan_import, image.id, liveness=live)):
+            LOG.warning("image %s was importing when its server process stopped: back to "
+                        "queued", image.id)
     for task in await svc._db(svc.registry.tasks_in_status, UNFINISHED_TASK):
-        if task.worker in live:
-            continue
-        LOG.warning("task %s of image %s was %s when its server process stopped: failed",
-                    task.id, task.image_id, task.status)
-        await svc._db(svc.registry.update_task, task.id, "failure",
-                      "Interrupted: the server process running this task stopped",
-                      expected_status=UNFINISHED_TASK)
+        if await svc._db(svc.registry.fail_orphan_task, task.id,
+                         "Interrupted: the server process running this task stopped",
+                         liveness=live):
+            LOG.warning("task %s of image %s was %s when its server process stopped: failed",
+                        task.id, task.image_id, task.status)
 
 
-async def _kill(svc: "ImageService", image_id: str, locations: list[Location]) -> None:
-    for location in locations:
-        await svc._discard_partial(image_id, location)
-    await svc._db(svc.registry.update, image_id, {"status": KILLED},
-                  expected_status=[SAVING], locations=[])
+async def _take_over(svc: "ImageService", image_id: str, location: Location,
+                     live: Liveness) -> None:
+    """Take over a location a gone process was writing or deleting, delete its bytes and
+    forget it; then settle what the interrupted write leaves (a half-staged image is queued
+    again, an interrupted copy is recorded as failed)."""
+    if not await svc._db(svc.registry.claim_orphan_location, image_id, location,
+                         liveness=live):
+        return  # changed meanwhile: not an orphan any more, or another process took it
+    LOG.warning("image %s: its copy in store %s was %s when its server process stopped; "
+                "removing it", image_id, location.store, location.status)
+    if not await svc._discard_partial(image_id, location):
+        await svc._db(svc.registry.release_location, image_id, location.store,
+                      worker=svc.worker)
+        return
+    await svc._db(svc.registry.forget_location, image_id, location.store, worker=svc.worker)
+    if location.status != LOCATION_SAVING:
+        return
+    if svc.staging is not None and location.store == svc.staging.name:
+        await svc._db(svc.registry.update, image_id, {"status": QUEUED},
+                      expected_status=[UPLOADING])
+    else:
+        image = await svc._db(svc.registry.get, image_id)
+        if image.status in (ACTIVE, DEACTIVATED):
+            await copies.interrupted(svc, image_id, location.store)
 
 
-async def _settle(step: Awaitable[None]) -> None:
-    """Run one recovery step; another process recovering the same record first is fine."""
+T = TypeVar("T")
+
+
+async def _settle(step: Awaitable[T]) -> T | None:
+    """Run one recovery step; the record changing or vanishing meanwhile is fine."""
     try:
-        await step
+        return await step
     except (exception.NotFound, exception.Conflict):
-        pass
+        return None

@@ -242,17 +242,27 @@ class ImageService:
                      properties: dict[str, str], purge_properties: bool,
                      image_type: str | None = None,
                      remove_properties: Iterable[str] = (),
-                     property_quota: bool = False) -> Image:
-        """Change an image's metadata (``property_quota`` as for ``create``)."""
+                     property_quota: bool = False, based_on: Image | None = None) -> Image:
+        """Change an image's metadata (``property_quota`` as for ``create``).
+
+        A ``tags`` list adds and removes the tags that differ from ``based_on`` (the image as
+        the request saw it; by default as read now).
+        """
         image = await self._mutable(ctx, image_id)
+        seen = (based_on or image).tags
         fields = self._validated_fields(ctx, fields, image_type, image)
-        if property_quota:
-            kept = set() if purge_properties else set(image.properties) - set(remove_properties)
-            self._check_property_quota(len(kept | set(properties)), len(image.properties))
         if image_type is not None:
             properties = {**properties, "type": image_type}
-        return await self._db(self.registry.update, image_id, fields, properties,
-                              purge_properties, remove_properties)
+        # only what this request changes is written, each in its own rows, in one transaction:
+        # concurrent changes to other fields, properties or tags all survive
+        tags = fields.pop("tags", None)
+        added = [t for t in tags if t not in seen] if tags is not None else []
+        removed = [t for t in seen if t not in tags] if tags is not None else []
+        return await self._db(
+            self.registry.update, image_id, fields, properties, purge_properties,
+            remove_properties, tags_added=added, tags_removed=removed,
+            tag_quota=self.settings.image_tag_quota if added else None,
+            property_quota=self.settings.image_property_quota if property_quota else None)
 
     async def upload(self, ctx: RequestContext, image_id: str, chunks: AsyncIterator[Chunk],
                      store_name: str | None = None, expected_size: int | None = None,
@@ -277,19 +287,22 @@ class ImageService:
             raise exception.BadRequest("Invalid checksum: an MD5 hex digest has 32 characters")
         limit = await self._size_limit(image, expected_size)
         disk = self._disk_check(image)
-        # the store is recorded while saving (location stays empty) so that a restart after a
-        # crash knows where to clean up
-        await self._db(self.registry.update, image_id, {"status": SAVING, "size": expected_size},
-                       expected_status=[from_status],
-                       locations=[Location(store.name, image_id, LOCATION_SAVING,
-                                           worker=self.worker)])
+        # the write is recorded (a saving location held by this process) before any byte is
+        # written, so that a crash leaves something recovery can clean up
+        await self._db(self.registry.start_write, image_id, store=store.name, worker=self.worker,
+                       from_status=from_status, to_status=SAVING,
+                       values={"size": expected_size})
+        failed = _failure_values(failed_status)
         digest = _Digest()
         try:
             stored = await store.put(
                 image_id, self._verified(chunks, digest, expected_size, expected_checksum, limit,
                                          disk), expected_size)
         except BaseException as exc:
-            await asyncio.shield(self._fail_upload(image_id, None, store, failed_status))
+            # the store removed what it wrote; only the record is left to undo
+            await asyncio.shield(self._db(
+                self.registry.abandon_write, image_id, store=store.name, worker=self.worker,
+                from_status=SAVING, to_status=failed_status, values=failed))
             gone = _client_gone(exc, "Upload")
             if gone is None:
                 raise
@@ -300,17 +313,50 @@ class ImageService:
         if disk is not None and disk.result is not None:
             values["virtual_size"] = disk.result.virtual_size
         try:
-            return await self._db(self.registry.update, image_id, values,
-                                  expected_status=[SAVING],
-                                  locations=[Location(store.name, stored.key)])
+            return await self._db(self.registry.finish_upload, image_id, store=store.name,
+                                  worker=self.worker, key=stored.key, values=values)
         except BaseException as exc:
-            # deleted (or killed) while we were saving: the bytes belong to nobody
-            await asyncio.shield(self._fail_upload(image_id, stored.key, store, failed_status))
+            # deleted, or taken over by recovery, while we were saving
+            if await asyncio.shield(self._take_back(image_id, store, stored.key)):
+                await asyncio.shield(self._db(
+                    self.registry.abandon_write, image_id, store=store.name,
+                    worker=self.worker, from_status=SAVING, to_status=failed_status,
+                    values=failed))
             if isinstance(exc, exception.NotFound):
                 raise exception.Gone(
                     f"Image {image_id} was deleted during the upload; its data was discarded"
                 ) from None
             raise
+
+    async def _take_back(self, image_id: str, store: Store, key: str) -> bool:
+        """After a write of this process could not be committed: delete its bytes if they
+        are still this process's to delete — its location still held by it (then True: the
+        caller forgets the location), or the image deleted or killed (its keys are never
+        written again). Bytes under a location another process took over are left to it."""
+        mine = Location(store.name, image_id, LOCATION_SAVING, self.worker)
+        if await self._db(self.registry.claim_location, image_id, store.name,
+                          worker=self.worker, expected=mine):
+            return await self._delete_held(image_id, store, key)
+        try:
+            image = await self._db(self.registry.get, image_id, True)
+        except exception.NotFound:
+            return False
+        if image.deleted or image.status == KILLED:
+            await store.delete(key)
+        return False
+
+    async def _delete_held(self, image_id: str, store: Store, key: str) -> bool:
+        """Delete the bytes of a location this process holds for deletion; if the store
+        fails, let go of the location (recovery tries again) and say False."""
+        try:
+            await store.delete(key)
+            return True
+        except exception.StoreError as exc:
+            LOG.error("image %s: cannot delete its data in store %s (%s); recovery will try "
+                      "again", image_id, store.name, exc)
+            await self._db(self.registry.release_location, image_id, store.name,
+                           worker=self.worker)
+            return False
 
     async def register_location(self, ctx: RequestContext, image_id: str, url: str) -> Image:
         """Activate a queued image whose data already lives at an http(s) ``url``."""
@@ -367,25 +413,28 @@ class ImageService:
         limit = await self._size_limit(image, expected_size)
         # the staging copy is recorded while it is written, so that recovery can tell a
         # half-staged image (back to queued) from one being staged by a live process
-        await self._db(self.registry.update, image_id, {"status": UPLOADING},
-                       expected_status=[QUEUED],
-                       locations=[Location(staging.name, image_id, LOCATION_SAVING,
-                                           worker=self.worker)])
+        await self._db(self.registry.start_write, image_id, store=staging.name,
+                       worker=self.worker, from_status=QUEUED, to_status=UPLOADING)
         try:
-            await staging.put(image_id, self._verified(chunks, _Digest(), expected_size, None,
-                                                       limit), expected_size)
+            stored = await staging.put(image_id, self._verified(
+                chunks, _Digest(), expected_size, None, limit), expected_size)
         except BaseException as exc:
-            await asyncio.shield(self._unstage(image_id, UPLOADING))
+            await asyncio.shield(self._db(
+                self.registry.abandon_write, image_id, store=staging.name, worker=self.worker,
+                from_status=UPLOADING, to_status=QUEUED))
             gone = _client_gone(exc, "Staging")
             if gone is None:
                 raise
             raise gone from exc
         try:
-            await self._db(self.registry.update, image_id, {}, expected_status=[UPLOADING],
-                           locations=[])
+            await self._db(self.registry.finish_stage, image_id, store=staging.name,
+                           worker=self.worker)
         except BaseException as exc:
-            # deleted while we were staging: the staged bytes belong to nobody
-            await asyncio.shield(self._discard_staged(image_id))
+            # deleted, or taken over by recovery, while we were staging
+            if await asyncio.shield(self._take_back(image_id, staging, stored.key)):
+                await asyncio.shield(self._db(
+                    self.registry.abandon_write, image_id, store=staging.name,
+                    worker=self.worker, from_status=UPLOADING, to_status=QUEUED))
             if isinstance(exc, exception.NotFound):
                 raise exception.Gone(
                     f"Image {image_id} was deleted while its data was staged; the data was "
@@ -472,7 +521,9 @@ class ImageService:
             assert uri is not None and self.web_source is not None
             chunks = self.web_source.get(uri)
         try:
-            await self.upload(ctx, image_id, chunks, store_name, failed_status=QUEUED,
+            # a failed import leaves the image importing, so that the staged data is dropped
+            # before the image is queued again (and can be staged anew)
+            await self.upload(ctx, image_id, chunks, store_name, failed_status=IMPORTING,
                               from_status=IMPORTING)
         except BaseException as exc:
             LOG.warning("import of image %s (%s) failed: %s", image_id, method, exc)
@@ -486,7 +537,8 @@ class ImageService:
         await self._db(self.registry.update_task, task_id, "success", "Import complete")
 
     async def _unstage(self, image_id: str, status: str) -> None:
-        """Drop staged data and put an image left in ``status`` back to queued."""
+        """Drop staged data and put an image left in ``status`` back to queued (``status``
+        must be one from which nothing can stage again meanwhile)."""
         await self._discard_staged(image_id)
         try:
             await self._db(self.registry.update, image_id, {"status": QUEUED},
@@ -542,18 +594,17 @@ class ImageService:
         return await self._db(self.registry.update, image_id, {"status": ACTIVE},
                               expected_status=[DEACTIVATED])
 
-    async def add_tag(self, ctx: RequestContext, image_id: str, tag: str) -> Image:
-        image = await self._mutable(ctx, image_id)
-        if tag in image.tags:
-            return image
-        return await self.update(ctx, image_id, {"tags": [*image.tags, tag]}, {}, False)
+    async def add_tag(self, ctx: RequestContext, image_id: str, tag: str) -> None:
+        """Add one tag (one SQL change: concurrent tag changes all survive)."""
+        await self._mutable(ctx, image_id)
+        _check_tags([tag])
+        await self._db(self.registry.add_tag, image_id, tag,
+                       quota=self.settings.image_tag_quota)
 
-    async def remove_tag(self, ctx: RequestContext, image_id: str, tag: str) -> Image:
-        image = await self._mutable(ctx, image_id)
-        if tag not in image.tags:
-            raise exception.NotFound(f"Tag {tag} not found on image {image_id}")
-        return await self.update(ctx, image_id,
-                                 {"tags": [t for t in image.tags if t != tag]}, {}, False)
+    async def remove_tag(self, ctx: RequestContext, image_id: str, tag: str) -> None:
+        """Remove one tag (404 when the image does not have it)."""
+        await self._mutable(ctx, image_id)
+        await self._db(self.registry.remove_tag, image_id, tag)
 
     # -- members ----------------------------------------------------------------------------
 
@@ -705,10 +756,10 @@ class ImageService:
                 raise exception.BadRequest(f"{key} must be true or false")
         if "tags" in fields:
             tags = fields["tags"]
-            if not isinstance(tags, list) or not all(
-                    isinstance(t, str) and 0 < len(t) <= MAX_TAG_LENGTH for t in tags):
+            if not isinstance(tags, list):
                 raise exception.BadRequest(
                     f"Tags must be a list of strings of 1 to {MAX_TAG_LENGTH} characters")
+            _check_tags(tags)
             fields["tags"] = list(dict.fromkeys(tags))
             if len(fields["tags"]) > self.settings.image_tag_quota:
                 raise exception.LimitExceeded(
@@ -800,22 +851,6 @@ class ImageService:
         if disk is not None:
             disk.check()
 
-    async def _fail_upload(self, image_id: str, key: str | None, store: Store,
-                           failed_status: str) -> None:
-        try:
-            if key is not None:
-                await store.delete(key)
-        finally:
-            try:
-                reset: dict[str, Any] = {"status": failed_status}
-                if failed_status == QUEUED:  # ready for a retry, as if never uploaded
-                    reset.update(size=None, virtual_size=None, checksum=None,
-                                 os_hash_algo=None, os_hash_value=None)
-                await self._db(self.registry.update, image_id, reset,
-                               expected_status=[SAVING, ACTIVE], locations=[])
-            except (exception.NotFound, exception.Conflict):
-                pass
-
     async def _discard_partial(self, image_id: str, location: Location) -> bool:
         """After a crash: remove whatever an interrupted write of ``location`` left in its
         store (a whole object, if the crash came after the store's commit; parts; segments).
@@ -839,16 +874,19 @@ class ImageService:
         return self.stores.get(location.store)
 
     async def _discard_data(self, image: Image) -> None:
-        """Delete every copy of a deleted image's bytes, then forget its locations."""
+        """Delete every copy of a deleted image's bytes (each location held by this process
+        for deletion), then forget its locations. A store that fails keeps its location for
+        recovery to retry."""
         for location in image.locations:
             store = self._holder(location)
             if store is None:
                 LOG.error("image %s: its store %s is no longer configured; data left in place",
                           image.id, location.store)
                 continue
-            if store.writable:
-                await store.delete(location.key)
-            await self._db(self.registry.remove_location, image.id, location.store)
+            if store.writable and not await self._delete_held(image.id, store, location.key):
+                continue
+            await self._db(self.registry.forget_location, image.id, location.store,
+                           worker=self.worker)
 
 
 def _client_gone(exc: BaseException, what: str) -> exception.BadRequest | None:
@@ -857,6 +895,21 @@ def _client_gone(exc: BaseException, what: str) -> exception.BadRequest | None:
         return exception.BadRequest(
             f"{what} failed: the client disconnected before sending all data")
     return None
+
+
+def _check_tags(tags: list[Any]) -> None:
+    if not all(isinstance(t, str) and 0 < len(t) <= MAX_TAG_LENGTH for t in tags):
+        raise exception.BadRequest(
+            f"Tags must be a list of strings of 1 to {MAX_TAG_LENGTH} characters")
+
+
+def _failure_values(status: str) -> dict[str, Any]:
+    """What a failed upload resets: nothing when the image is killed; when it goes back to
+    be uploaded again, everything the upload set, as if it never happened."""
+    if status == KILLED:
+        return {}
+    return dict(size=None, virtual_size=None, checksum=None, os_hash_algo=None,
+                os_hash_value=None)
 
 
 def _require_formats(image: Image) -> None:

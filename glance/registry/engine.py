@@ -7,6 +7,10 @@ import os
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+# Execution option marking an engine (``engine.execution_options(**{WRITE_OPTION: True})``)
+# whose transactions write: on SQLite they begin IMMEDIATE.
+WRITE_OPTION = "glance_write"
+
 
 def create_registry_engine(database_url: str) -> Engine:
     """Build the engine for ``database_url`` (creating a SQLite file's directory)."""
@@ -19,12 +23,21 @@ def create_registry_engine(database_url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+            dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (below)
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
+            # A write transaction takes the database's write lock at BEGIN, so what it reads
+            # stays true until it commits (a compare-and-set); a read transaction is one
+            # snapshot (the driver's own handling began none before the first write).
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(
+                WRITE_OPTION) else "BEGIN")
 
         return engine
     return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)

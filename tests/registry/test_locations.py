@@ -81,12 +81,14 @@ def test_locations_of_an_image(registry: Registry) -> None:
         registry.set_location_status("img", "b", "active", "saving")
     with pytest.raises(exception.NotFound):
         registry.set_location_status("img", "zzz", "deleting", "active")
-    registry.set_location_status("img", "a", "deleting", "active", keep_another=True)
+    registry.set_location_status("img", "a", "deleting", "active", keep_another=True,
+                                 worker="w1")
     with pytest.raises(exception.Forbidden):  # never the last active copy
         registry.set_location_status("img", "b", "deleting", "active", keep_another=True)
     assert registry.locations_in_status("deleting") == [("img", Location("a", "img",
-                                                                         "deleting"))]
-    registry.remove_location("img", "a")
+                                                                         "deleting", "w1"))]
+    assert not registry.forget_location("img", "a", worker="w2")  # only its holder forgets it
+    assert registry.forget_location("img", "a", worker="w1")
     assert registry.get("img").locations == [Location("b", "img-b", "active")]
     # update replaces the lot, in the same transaction as the status change
     registry.update("img", {"status": "deactivated"}, expected_status=["active"],

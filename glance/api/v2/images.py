@@ -146,7 +146,8 @@ async def update(request: web.Request) -> web.Response:
     body = await read_json(request, settings(request).max_json_body_bytes)
     change = apply_patch(image, body, media_type)
     image = await svc.update(ctx, image.id, change.fields, change.properties, False,
-                             remove_properties=change.removed, property_quota=True)
+                             remove_properties=change.removed, property_quota=True,
+                             based_on=image)
     return _json(image_view(image))
 
 
