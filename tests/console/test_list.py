@@ -206,3 +206,30 @@ def test_a_thousand_images_render_in_well_under_a_second(site: Site, api: httpx.
     assert render_ms < 250, render_ms
     assert paint_ms < 1000, paint_ms
     assert names_in(page)[0] == "bulk-0000" and names_in(page)[-1] == "bulk-0999"
+
+
+def test_everything_is_reachable_with_the_keyboard(site: Site, api: httpx.Client,
+                                                   page: Page) -> None:
+    t = tag()
+    first = create_image(api, name="keyboard-one", tags=[t])
+    create_image(api, name="keyboard-two", tags=[t])
+    page.goto(f"{site.url}/console/#/?tag={t}")
+    expect(page.locator("table.images tbody tr")).to_have_count(2)
+    reached = []
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        reached.append(page.evaluate("""() => { const e = document.activeElement;
+            return e.id || (e.dataset.sort && `sort:${e.dataset.sort}`) ||
+                   e.getAttribute('href') || e.tagName; }"""))
+    for wanted in ("#main", "#/", "#/upload", "q", "status", "disk_format", "visibility", "tag",
+                   "clear", "sort:name", "sort:size", "sort:updated_at",
+                   f"#/images/{first['id']}", "limit"):
+        assert wanted in reached, (wanted, reached)
+    assert reached[0] == "#main"                       # the skip link comes first
+    page.focus(f"a[href='#/images/{first['id']}']")
+    page.keyboard.press("Enter")
+    expect(page.locator("h1")).to_have_text("keyboard-one")
+    expect(page.locator("h1")).to_be_focused()          # the new page starts at its title
+    expect(page.locator("#edit")).to_be_visible()        # (no data: nothing to download)
+    page.keyboard.press("Tab")
+    expect(page.locator("#edit")).to_be_focused()

@@ -205,7 +205,8 @@ async def session(request: web.Request) -> web.Response:
 
 async def keystone_token(request: web.Request) -> web.Response:
     """Password sign-in through Keystone v3: ``{"username", "password", "project",
-    "user_domain"?, "project_domain"?}`` → ``{"token", "expires_at"}``."""
+    "user_domain"?, "project_domain"?}`` → ``{"token", "expires_at", "user", "project"}``
+    (the names, for the page to show)."""
     settings = request.app[SETTINGS_KEY]
     if settings.auth_mode != "keystone" or not settings.keystone_url:
         raise exception.NotFound("Keystone sign-in is only offered under auth_mode keystone")
@@ -238,11 +239,12 @@ async def keystone_token(request: web.Request) -> web.Response:
         raise exception.ServiceUnavailable(
             f"Keystone answered {answer.status_code} to the sign-in")
     try:
-        expires = answer.json()["token"].get("expires_at")
-    except (ValueError, KeyError, AttributeError):
-        expires = None
-    return web.json_response({"token": token, "expires_at": expires},
-                             headers={"Cache-Control": "no-store"})
+        body = answer.json()["token"]
+        names = {"expires_at": body.get("expires_at"), "user": body["user"].get("name"),
+                 "project": body["project"].get("name")}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        names = {"expires_at": None, "user": username, "project": project}
+    return web.json_response({"token": token, **names}, headers={"Cache-Control": "no-store"})
 
 
 async def create_download(request: web.Request) -> web.Response:

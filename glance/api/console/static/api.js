@@ -2,6 +2,7 @@
 // browser session, errors in the server's JSON envelope, and streamed uploads.
 
 const TOKEN_KEY = "glance-console-token";
+const NAMES_KEY = "glance-console-names";
 export const PATCH_TYPE = "application/openstack-images-v2.1-json-patch";
 
 // The token lives in sessionStorage only: gone when the tab or browser session ends, never in
@@ -10,8 +11,11 @@ export const session = {
   get token() { return sessionStorage.getItem(TOKEN_KEY); },
   set token(value) {
     if (value) sessionStorage.setItem(TOKEN_KEY, value);
-    else sessionStorage.removeItem(TOKEN_KEY);
+    else { sessionStorage.removeItem(TOKEN_KEY); sessionStorage.removeItem(NAMES_KEY); }
   },
+  // user and project names to show (Keystone gives ids to the API, names at sign-in)
+  get names() { return JSON.parse(sessionStorage.getItem(NAMES_KEY) || "null"); },
+  set names(value) { sessionStorage.setItem(NAMES_KEY, JSON.stringify(value)); },
   authMode: "noauth",
   caller: null,
 };

@@ -11,6 +11,7 @@ const main = document.getElementById("main");
 let view = null;          // { name, update?(route), cleanup?() }
 let afterSignIn = "#/";   // where sign-in returns to
 let signInNotice = "";
+let routed = false;       // true once the first page has been shown
 
 export const app = {
   storesPromise: null,
@@ -80,10 +81,11 @@ function showHeader() {
   who.hidden = !signedIn;
   if (!signedIn) return;
   const c = session.caller;
+  const names = session.names || {};
+  const user = names.user || c.user_id, project = names.project || c.project_id;
   const label = session.authMode === "noauth"
     ? "no authentication (administrator)"
-    : `${c.project_id ? `project ${c.project_id}` : `user ${c.user_id}`}` +
-      (c.roles.length ? ` · ${c.roles.join(", ")}` : "");
+    : [user, project && `project ${project}`, c.roles.join(", ")].filter(Boolean).join(" · ");
   document.getElementById("who-text").textContent = label;
   document.getElementById("signout").hidden = session.authMode === "noauth";
 }
@@ -118,7 +120,10 @@ async function route() {
   if (heading) {
     heading.tabIndex = -1;
     document.title = `${heading.textContent} · glance console`;
+    // after a move within the console, keyboard and screen reader users start at the title
+    if (routed && r.name !== "signin") heading.focus({ preventScroll: true });
   }
+  routed = true;
 }
 
 // -- sign-in ----------------------------------------------------------------------------------
@@ -169,6 +174,7 @@ function signInView(root) {
           user_domain: value("user-domain") || "Default",
           project_domain: value("project-domain") || "Default" });
         session.token = answer.token;
+        session.names = { user: answer.user, project: answer.project };
       } else {
         const token = value("token").trim();
         if (!token) throw new Error("Paste your token.");
