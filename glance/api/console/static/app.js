@@ -38,7 +38,7 @@ export const app = {
   toast(message, tone = "ok") {
     const el = document.getElementById("toast");
     el.textContent = message;
-    el.className = `toast tone-${tone}`;
+    el.className = tone === "bad" ? "toast bad" : "toast";
     el.hidden = false;
     clearTimeout(el._timer);
     el._timer = setTimeout(() => { el.hidden = true; }, 4000);

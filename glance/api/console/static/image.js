@@ -119,7 +119,9 @@ export function imageView(root, route, app) {
     const row = (label, value, cls) => [h("dt", {}, label),
                                         h("dd", { class: cls || null }, value ?? "—")];
     const bytes = (n) => n == null ? "—" : `${formatSize(n)} (${n.toLocaleString()} bytes)`;
-    const props = Object.keys(image).filter((k) => !BASE.has(k)).sort();
+    // every extra property; the server's own bookkeeping only while it says something
+    const props = Object.keys(image).filter((k) => !BASE.has(k) &&
+      !(serverOwned(k) && image[k] === "")).sort();
     return [
       h("h2", { id: "s-details" }, "Details"),
       h("dl", { class: "fields" },
@@ -347,7 +349,7 @@ export function imageView(root, route, app) {
           return h("tr", { dataset: { store: s.id } },
             h("td", { class: "mono" }, s.id, s.default === "true"
               ? h("span", { class: "muted small" }, " (default)") : null),
-            h("td", {}, s.description || "—",
+            h("td", { class: "nowrap" }, s.description || "—",
               s["read-only"] === "true" ? h("span", { class: "muted small" }, " · read-only")
                 : null),
             h("td", {}, h("span", { class: `status tone-${tone}` }, label)),
@@ -387,17 +389,18 @@ export function imageView(root, route, app) {
       h("h2", { id: "s-tasks" }, "Import tasks"),
       !tasks.length ? h("p", { class: "muted" }, "No import tasks for this image.") :
       h("table", { class: "grid", id: "tasks" },
-        h("thead", {}, h("tr", {}, ["Task", "Method", "Status", "Message", "Updated"].map((c) =>
+        h("thead", {}, h("tr", {}, ["Task", "Status", "Message"].map((c) =>
           h("th", { scope: "col" }, c)))),
         h("tbody", {}, tasks.map((t) => {
-          const method = t.input && t.input.import_req && t.input.import_req.method
-            ? t.input.import_req.method.name : t.type;
-          return h("tr", {},
-            h("td", { class: "mono", title: t.id }, t.id.slice(0, 8)),
-            h("td", {}, method),
+          const req = t.input && t.input.import_req;
+          const method = req && req.method ? req.method.name : t.type;
+          const stores = req && req.stores ? ` → ${req.stores.join(", ")}` : "";
+          return h("tr", { dataset: { task: t.id } },
+            h("td", {}, method + stores,
+              h("span", { class: "sub", title: `task ${t.id}, updated ${t.updated_at}` },
+                h("span", { class: "mono" }, t.id.slice(0, 8)), ` · ${formatDate(t.updated_at)}`)),
             h("td", {}, statusBadge(t.status)),
-            h("td", { class: "wrap" }, t.message || "—"),
-            h("td", { title: t.updated_at }, formatDate(t.updated_at)));
+            h("td", { class: "message" }, t.message || "—"));
         }))),
     ];
   }

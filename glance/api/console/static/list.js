@@ -212,7 +212,8 @@ export function listView(root, route) {
         `<td role="cell" data-label="Status">${statusHtml(im.status)}</td>` +
         `<td role="cell" data-label="Disk format">${esc(im.disk_format || "—")}</td>` +
         `<td role="cell" data-label="Container">${esc(im.container_format || "—")}</td>` +
-        `<td role="cell" data-label="Size" class="num" title="${im.size ?? ""}${im.size != null ? " bytes" : ""}">${formatSize(im.size)}</td>` +
+        `<td role="cell" data-label="Size" class="num" title="${im.size ?? ""}${im.size != null ? " bytes" : ""}">${formatSize(im.size)}${
+          im.virtual_size && im.virtual_size !== im.size ? `<div class="sub">${formatSize(im.virtual_size)} virtual</div>` : ""}</td>` +
         `<td role="cell" data-label="Created" title="${esc(im.created_at)}">${formatDate(im.created_at)}</td>` +
         `<td role="cell" data-label="Updated" title="${esc(im.updated_at)}">${formatDate(im.updated_at)}</td></tr>`;
     }
