@@ -196,3 +196,29 @@ def test_keystone_sign_in(keystone: Keystone, keystone_site, page: Page, watch: 
     assert not [u for u in watch.requests if keystone.password in u]
     page.click("#signout")
     expect(page.locator("h1")).to_have_text("Sign in")
+
+
+def test_a_member_finds_and_accepts_a_share(tokens_site: TokensSite, page: Page) -> None:
+    with tokens_site.client("bob") as bob:
+        image = create_image(bob, os.urandom(1000), name="bob-shares-this",
+                             visibility="shared")
+        assert bob.post(f"/v2/images/{image['id']}/members",
+                        json={"member": "proj-a"}).status_code == 200
+    page.goto(f"{tokens_site.url}/console/")
+    sign_in_with_token(page, tokens_site.tokens["alice"])
+    expect(page.locator(".results")).not_to_have_attribute("aria-busy", "true")
+    assert "bob-shares-this" not in page.locator("table.images").inner_text()
+    page.select_option("#visibility", "pending")
+    expect(page.locator("table.images tbody tr")).to_have_count(1)
+    page.click("a:text('bob-shares-this')")
+    row = page.locator("#members tr[data-member=proj-a]")
+    expect(row).to_contain_text("pending")
+    expect(page.locator("#edit")).to_have_count(0)           # not hers to change
+    expect(page.locator("#member-id")).to_have_count(0)      # nor to share further
+    row.locator("button", has_text="Accept").click()
+    expect(row.locator(".status")).to_have_text("accepted")
+    page.goto(f"{tokens_site.url}/console/#/")
+    expect(page.locator("table.images a:text('bob-shares-this')")).to_be_visible()
+    with tokens_site.client("bob") as bob:
+        members = bob.get(f"/v2/images/{image['id']}/members").json()["members"]
+    assert [(m["member_id"], m["status"]) for m in members] == [("proj-a", "accepted")]

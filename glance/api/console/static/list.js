@@ -17,7 +17,8 @@ const STATUSES = ["active", "queued", "saving", "uploading", "importing", "deact
                   "killed"];
 const DISK_FORMATS = ["raw", "qcow2", "iso", "vmdk", "vhd", "vhdx", "vdi", "ploop", "ami",
                       "ari", "aki"];
-const VISIBILITIES = ["public", "private", "shared", "community", "all"];
+const VISIBILITIES = ["public", "private", "shared", "community", "all",
+                      ["pending", "offered to me (pending)"]];
 const PAGE_SIZES = ["25", "50", "100", "250", "1000"];
 const FILTERS = ["q", "status", "disk_format", "visibility", "tag"];
 const SCAN_PAGE = 1000;       // a name search reads the catalogue in pages of this size …
@@ -31,7 +32,8 @@ function select(id, label, options, anyLabel) {
   return h("div", { class: "field" }, h("label", { for: id }, label),
     h("select", { id },
       anyLabel ? h("option", { value: "" }, anyLabel) : null,
-      options.map((o) => h("option", { value: o }, o))));
+      options.map((o) => Array.isArray(o) ? h("option", { value: o[0] }, o[1])
+                                          : h("option", { value: o }, o))));
 }
 
 export function listView(root, route) {
@@ -248,6 +250,10 @@ async function fetchPage(params, signal) {
   const query = new URLSearchParams({ sort_key: sortKey, sort_dir: sortDir });
   for (const k of ["status", "disk_format", "visibility", "tag"]) {
     if (params.get(k)) query.set(k, params.get(k));
+  }
+  if (params.get("visibility") === "pending") {  // shares offered to me, not yet accepted
+    query.set("visibility", "shared");
+    query.set("member_status", "pending");
   }
   const limit = Number(PAGE_SIZES.includes(params.get("limit")) ? params.get("limit") : 25);
   const needle = (params.get("q") || "").toLowerCase();
