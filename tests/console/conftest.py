@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from tests.conftest import RunningServer, start_server
 
@@ -29,6 +29,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-component-update", "--disable-sync"]
 STORES = ("fast", "cold")
 DESKTOP = {"width": 1280, "height": 860}
+# the machine may be busy (2 cores, other suites running): wait longer than Playwright's 5 s
+expect.set_options(timeout=15_000)
 
 
 @dataclass

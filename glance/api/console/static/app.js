@@ -85,7 +85,7 @@ function showHeader() {
   const user = names.user || c.user_id, project = names.project || c.project_id;
   const label = session.authMode === "noauth"
     ? "no authentication (administrator)"
-    : [user, project && `project ${project}`, c.roles.join(", ")].filter(Boolean).join(" · ");
+    : [user, project && `project ${project}`, [...c.roles].sort().join(", ")].filter(Boolean).join(" · ");
   document.getElementById("who-text").textContent = label;
   document.getElementById("signout").hidden = session.authMode === "noauth";
 }

@@ -71,6 +71,7 @@ export function listView(root, route) {
       if (v === null || v === undefined || v === "") p.delete(k); else p.set(k, v);
     }
     if (!keepPage) p.delete("marker");
+    params = p;  // at once: another change may come before the hashchange event does
     const hash = `#/${p.toString() ? `?${p}` : ""}`;
     if (replace) {
       history.replaceState(null, "", hash);
@@ -96,9 +97,11 @@ export function listView(root, route) {
       (e) => setParams({ [id]: e.target.value }));
   }
   toolbar.querySelector("#clear").addEventListener("click", () => {
+    clearTimeout(typing);
     const p = new URLSearchParams(params);
     FILTERS.forEach((k) => p.delete(k));
     p.delete("marker");
+    params = p;
     location.hash = `#/${p.toString() ? `?${p}` : ""}`;
   });
   pageSize.addEventListener("change", () => setParams({ limit: pageSize.value }));
