@@ -115,6 +115,11 @@ def test_tokens_mode_serves_the_pages_but_nothing_else_without_a_token(
         r = http.post("/console/api/downloads", json={"image_id": "x"},
                       headers={"X-Auth-Token": "forged"})
         assert_envelope(r, 401)
+        # a token that is not even UTF-8 is just a bad token
+        for path in ("/console/api/session", "/console/api/downloads"):
+            r = http.request("GET" if path.endswith("session") else "POST", path,
+                             headers=[(b"X-Auth-Token", b"\xff\xfe\xfd")], json={})
+            assert_envelope(r, 401)
         # Keystone sign-in exists only under auth_mode keystone
         assert_envelope(http.post("/console/api/keystone-token", json={
             "username": "u", "password": "p", "project": "p"}), 404)
@@ -238,3 +243,27 @@ def test_keystone_sign_in_endpoint(keystone, tmp_path: Path) -> None:
             assert_envelope(httpx.post(f"{s.url}/console/api/keystone-token", json=wrong), 401)
     finally:
         s.server.stop()
+
+
+def test_tickets_expire_and_stay_bounded() -> None:
+    """A ticket past its minute is refused; a full table first drops the expired ones."""
+    import time
+
+    from glance.api import console
+    from glance.context import RequestContext
+    state = console.ConsoleState()
+    ctx = RequestContext(project_id="p")
+    old = state.add_ticket(console.Ticket(ctx, "img", "f", time.monotonic() - 1))
+    assert state.take_ticket(old, "img") is None
+    fresh = state.add_ticket(console.Ticket(ctx, "img", "f", time.monotonic() + 60))
+    assert state.take_ticket(fresh, "img").context == ctx
+    assert state.take_ticket(fresh, "img") is None
+    for _ in range(console.MAX_TICKETS):
+        state.add_ticket(console.Ticket(ctx, "img", "f", time.monotonic() - 1))
+    state.add_ticket(console.Ticket(ctx, "img", "f", time.monotonic() + 60))
+    assert len(state.tickets) == 1
+    for _ in range(console.MAX_TICKETS - 1):
+        state.add_ticket(console.Ticket(ctx, "img", "f", time.monotonic() + 60))
+    with pytest.raises(Exception) as raised:
+        state.add_ticket(console.Ticket(ctx, "img", "f", time.monotonic() + 60))
+    assert type(raised.value).__name__ == "LimitExceeded"

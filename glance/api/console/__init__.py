@@ -31,6 +31,7 @@ from typing import Any
 
 import httpx
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from glance.api.auth import AUTHENTICATOR_KEY, context_middleware
 from glance.api.errors import Handler
@@ -62,6 +63,8 @@ class Ticket:
 
 @dataclass(frozen=True)
 class Asset:
+    """One file of the console, as served."""
+
     body: bytes
     content_type: str
     etag: str
@@ -126,6 +129,10 @@ async def _caller(request: web.Request) -> RequestContext:
     """The caller of ``request`` by the server's auth mode (401 with a challenge if bad)."""
     authenticator = request.app[AUTHENTICATOR_KEY]
     try:
+        try:
+            request.headers.get("X-Auth-Token", "").encode()
+        except UnicodeEncodeError:  # bytes that are not UTF-8: no token of ours
+            raise exception.NotAuthenticated("The X-Auth-Token is not valid") from None
         return await authenticator.context(request)
     except exception.NotAuthenticated as exc:
         exc.headers = {"WWW-Authenticate": authenticator.challenge}  # type: ignore[attr-defined]
@@ -286,7 +293,7 @@ async def add_download_headers(request: web.Request, response: web.StreamRespons
         response.headers["Cache-Control"] = "no-store"
 
 
-def _public_middleware(resources: set[web.AbstractResource]) -> Any:
+def _public_middleware(resources: set[web.AbstractResource]) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         """Requests routed to the console go straight to its handlers (which authenticate
