@@ -63,7 +63,8 @@ export async function api(method, path, { json, contentType, body, signal } = {}
   }
   if (!res.ok) {
     const err = await errorOf(res);
-    if (res.status === 401 && !path.startsWith("/console/api/")) {
+    // (the sign-in's own requests answer 401 to a wrong token: no need to say it twice)
+    if (res.status === 401 && !/^\/console\/api\/(session|keystone-token)/.test(path)) {
       window.dispatchEvent(new CustomEvent("glance:unauthenticated", { detail: err }));
     }
     throw err;

@@ -49,6 +49,7 @@ export function imageView(root, route, app) {
       if (!alive) return;
       body.hidden = true;
       title.textContent = err.status === 404 ? "Image not found" : "Image";
+      signatures.head = null;
       head.replaceChildren(err.status === 404
         ? h("div", { class: "error-box", role: "alert" },
             "There is no image ", h("code", {}, id), " that you can see. ",
@@ -75,7 +76,7 @@ export function imageView(root, route, app) {
     body.hidden = false;
     title.textContent = image.name || "(no name)";
     document.title = `${title.textContent} · glance console`;
-    head.replaceChildren(...renderHead());
+    drawHead();
     if (!editing) section("details", renderDetails);
     section("stores", renderStores);
     section("tasks", renderTasks);
@@ -84,6 +85,13 @@ export function imageView(root, route, app) {
   }
 
   // -- head: badges and actions ---------------------------------------------------------------
+
+  function drawHead() {
+    const signature = JSON.stringify([image, editing, session.caller]);
+    if (signatures.head === signature) return;  // keeps the focus on a button while polling
+    signatures.head = signature;
+    head.replaceChildren(...renderHead());
+  }
 
   function renderHead() {
     const mine = app.canChange(image);
@@ -295,7 +303,7 @@ export function imageView(root, route, app) {
       }
     });
     sections.details.replaceChildren(form);
-    head.replaceChildren(...renderHead());
+    drawHead();
     form.querySelector("#e-name").focus();
   }
 
