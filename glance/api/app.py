@@ -6,7 +6,7 @@ import uuid
 
 from aiohttp import web
 
-from glance.api import versions
+from glance.api import console, versions
 from glance.api.auth import AUTHENTICATOR_KEY, build_authenticator, context_middleware
 from glance.api.errors import Handler, error_middleware
 from glance.api.util import SERVICE_KEY, SETTINGS_KEY
@@ -82,6 +82,7 @@ def create_app(settings: Settings) -> web.Application:
     v1_images.add_routes(app)
     v2_routes.add_routes(app)
     versions.add_routes(app)
+    console.add_routes(app)
     return app
 
 
