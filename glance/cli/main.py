@@ -63,6 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.debug:
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
                             format="%(levelname)s %(name)s: %(message)s")
+    else:  # libraries' warnings (keystoneauth's retries) are not the user's business
+        logging.getLogger().addHandler(logging.NullHandler())
     try:
         return _run(parsers, args)
     except UsageError as exc:

@@ -101,6 +101,7 @@ def connect(args: argparse.Namespace) -> Connection:
 def _keystone(args: argparse.Namespace, auth_url: str, token: str | None,
               verify: bool | str, need_url: bool) -> tuple[str, str | None]:
     """``(token, image endpoint or None)`` from Keystone, through keystoneauth1."""
+    import requests
     from keystoneauth1 import exceptions as ks_exc
     from keystoneauth1 import session as ks_session
     from keystoneauth1.identity import generic
@@ -120,10 +121,19 @@ def _keystone(args: argparse.Namespace, auth_url: str, token: str | None,
                              "--os-project-id (env[OS_PROJECT_ID]) or --os-project-name "
                              "(env[OS_PROJECT_NAME])")
         plugin = generic.Password(auth_url, password=password, **user, **project)
-    session = ks_session.Session(auth=plugin, verify=verify, timeout=args.timeout)
+    # A few requests only: one connection each, so that a server closing kept-alive
+    # connections (uWSGI's http-socket does) never resets a reused one; and a retry for
+    # connections that fail all the same.
+    http = requests.Session()
+    http.headers["Connection"] = "close"
+    session = ks_session.Session(auth=plugin, session=http, verify=verify,
+                                 timeout=args.timeout, connect_retries=2)
     interface = setting(args, "os_interface") or "public"
     service_type = setting(args, "os_service_type") or "image"
     region = setting(args, "os_region_name")
+    where = f" in region {region}" if region else ""
+    missing = f"The catalogue of {auth_url} has no {interface} endpoint of service type " \
+              f"{service_type}{where}"
     try:
         new_token = session.get_token()
         url = None
@@ -131,15 +141,15 @@ def _keystone(args: argparse.Namespace, auth_url: str, token: str | None,
             url = session.get_endpoint(service_type=service_type, interface=interface,
                                        region_name=region)
             if not url:
-                where = f" in region {region}" if region else ""
-                raise exception.NotFound(
-                    f"The catalogue of {auth_url} has no {interface} endpoint of service "
-                    f"type {service_type}{where}")
+                raise exception.NotFound(missing)
     except ks_exc.Unauthorized:
         raise exception.NotAuthenticated("Invalid OpenStack Identity credentials.") from None
+    except ks_exc.EndpointNotFound:
+        raise exception.NotFound(missing) from None
     except ks_exc.ConnectFailure as exc:
+        reason = "Connection refused" if "Connection refused" in str(exc) else str(exc)
         raise exception.ClientConnectionError(
-            f"Unable to establish connection to {auth_url}: {exc}") from None
+            f"Unable to establish connection to {auth_url}: {reason}") from None
     except ks_exc.ClientException as exc:
         raise exception.GlanceException(f"Keystone at {auth_url}: {exc}") from None
     if not new_token:
