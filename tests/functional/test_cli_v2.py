@@ -168,6 +168,20 @@ def test_image_create_from_stdin_and_without_data(site: Site) -> None:
     assert "--store option should only be provided with --file option or stdin." in err
 
 
+def test_image_create_whose_upload_is_refused_still_shows_the_image(site: Site,
+                                                                     data_file: Path) -> None:
+    """As python-glanceclient: the record is printed (the user learns the id), then the
+    server's refusal; the image stays queued, without data."""
+    proc = site.ours("image-create", "--name", unique(), "--disk-format", "qcow2",
+                     "--container-format", "bare", "--file", str(data_file))
+    err = failed(proc)
+    assert "415" in err and err.count("\n") == 1
+    shown = record(proc.stdout.decode())
+    assert shown["status"] == "queued"
+    image = site.image(shown["id"])
+    assert (image["status"], image["size"]) == ("queued", None)
+
+
 def test_image_create_into_a_named_store_and_upload(site: Site, data_file: Path) -> None:
     shown = record(ok(site.ours("image-create", "--name", unique(), "--disk-format", "raw",
                                 "--container-format", "bare", "--store", "slow",
