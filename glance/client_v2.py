@@ -15,7 +15,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import IO, Any
+from typing import IO, Any, Protocol, runtime_checkable
 from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
@@ -25,7 +25,7 @@ from glance.common import exception
 
 __all__ = ["V2Client", "ImageDownload", "CorruptDownload", "BASE_PROPERTIES",
            "SORT_KEYS", "SORT_DIRS", "DEFAULT_PAGE_SIZE", "CHUNK_SIZE", "strip_version",
-           "file_size"]
+           "file_size", "Readable"]
 
 CHUNK_SIZE = 1024 * 1024
 DEFAULT_PAGE_SIZE = 200  # python-glanceclient's page size
@@ -41,6 +41,14 @@ BASE_PROPERTIES = frozenset({
     "created_at", "updated_at", "tags", "direct_url", "min_ram", "min_disk", "self", "file",
     "stores", "schema", "locations"})
 _VERSION_SUFFIX = re.compile(r"/v\d+(\.\d+)?/?$")
+
+
+@runtime_checkable
+class Readable(Protocol):
+    """What an upload reads from: a binary file, or anything with ``read(size)``."""
+
+    def read(self, size: int = -1, /) -> bytes:
+        """Up to ``size`` bytes; ``b""`` at the end."""
 
 
 class CorruptDownload(exception.GlanceException):
@@ -266,7 +274,7 @@ class V2Client:
 
     # -- data ---------------------------------------------------------------------------
 
-    def upload(self, image_id: str, data: IO[bytes] | Iterable[bytes],
+    def upload(self, image_id: str, data: Readable | Iterable[bytes],
                size: int | None = None, store: str | None = None) -> None:
         """Stream ``data`` (a binary file or an iterable of bytes) into a queued image.
 
@@ -275,12 +283,12 @@ class V2Client:
         """
         self._put_data(_image_path(image_id) + "/file", data, size, store)
 
-    def stage(self, image_id: str, data: IO[bytes] | Iterable[bytes],
+    def stage(self, image_id: str, data: Readable | Iterable[bytes],
               size: int | None = None) -> None:
         """Stream ``data`` into the image's staging area (for ``glance-direct`` import)."""
         self._put_data(_image_path(image_id) + "/stage", data, size, None)
 
-    def _put_data(self, path: str, data: IO[bytes] | Iterable[bytes], size: int | None,
+    def _put_data(self, path: str, data: Readable | Iterable[bytes], size: int | None,
                   store: str | None) -> None:
         headers = {"Content-Type": OCTET_STREAM}
         if size is not None:
@@ -288,7 +296,7 @@ class V2Client:
             headers["Content-Length"] = str(size)
         if store:
             headers["X-Image-Meta-Store"] = store
-        chunks = _file_chunks(data) if hasattr(data, "read") else _iter_chunks(data)
+        chunks = _file_chunks(data) if isinstance(data, Readable) else _iter_chunks(data)
         self._send("PUT", path, headers=headers, content=chunks)
 
     def download(self, image_id: str, prefer: Sequence[str] = (), *,
@@ -344,7 +352,8 @@ class V2Client:
 
     def list_members(self, image_id: str) -> list[dict[str, Any]]:
         """The image's members: ``{image_id, member_id, status, created_at, …}``."""
-        return self._json("GET", _image_path(image_id) + "/members").get("members", [])
+        members = self._json("GET", _image_path(image_id) + "/members").get("members", [])
+        return [member for member in members if isinstance(member, dict)]
 
     def get_member(self, image_id: str, member_id: str) -> dict[str, Any]:
         """One member of the image."""
@@ -401,14 +410,18 @@ class V2Client:
             response.close()
         raise _error(response)
 
-    def _json(self, method: str, url: str, **kwargs: Any) -> Any:
+    def _json(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+        """The JSON object a request answers (ServerError for anything else)."""
         response = self._send(method, url, **kwargs)
         try:
-            return response.json()
-        except ValueError as exc:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
             raise exception.ServerError(
                 f"{method} {url} answered {response.status_code} with a body that is not "
-                f"JSON: {response.text[:200]!r}") from exc
+                f"a JSON object: {response.text[:200]!r}")
+        return body
 
 
 def _error(response: httpx.Response) -> exception.GlanceException:
@@ -457,7 +470,7 @@ def _image_path(image_id: str) -> str:
     return "/v2/images/" + _quote(image_id)
 
 
-def _file_chunks(fileobj: IO[bytes]) -> Iterator[bytes]:
+def _file_chunks(fileobj: Readable) -> Iterator[bytes]:
     while True:
         chunk = fileobj.read(CHUNK_SIZE)
         if not chunk:

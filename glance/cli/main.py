@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from glance.cli import session, v1_commands
 from glance.cli.errors import UsageError
 from glance.cli.parser import Parsers, resolve
+from glance.client import Client
 from glance.client_v2 import V2Client
 from glance.common import exception
 
@@ -32,15 +33,16 @@ def _run(parsers: Parsers, args: argparse.Namespace) -> int:
         target.print_help()
         return 0
     if args.api is None:
-        return args.handler(args)
+        return int(args.handler(args))
     conn = session.connect(args)
     args.connection = conn
+    client: Client | V2Client
     if args.api == "v1":
         client = v1_commands.make_client(conn)
     else:
         client = V2Client(conn.endpoint, conn.token, timeout=conn.timeout, verify=conn.verify)
     try:
-        return args.handler(client, args)
+        return int(args.handler(client, args))
     finally:
         client.close()
 

@@ -177,4 +177,4 @@ def _password(args: argparse.Namespace) -> str:
     if not password:
         raise UsageError("You must provide a password via either --os-password, "
                          "env[OS_PASSWORD], or prompted response")
-    return password
+    return str(password)

@@ -220,7 +220,9 @@ def cmd_image_list(client: V2Client, args: argparse.Namespace) -> int:
         key, value = _split_pair(pair, "--property-filter")
         filters[key] = value
     filters = {key: value for key, value in filters.items() if value is not None}
-    images = client.list_images(filters, limit=args.limit, page_size=args.page_size,
+    if args.limit is not None and args.limit < 0:
+        raise UsageError("--limit must be 0 (no limit) or more")
+    images = client.list_images(filters, limit=args.limit or None, page_size=args.page_size,
                                 **_sorting(args))
     if args.json:
         print_json(list(images))
