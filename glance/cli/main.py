@@ -85,6 +85,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
+    except OSError as exc:  # a local file or stream failed (disk full, unreadable, …)
+        if args.debug:
+            traceback.print_exc()
+        where = f": {exc.filename}" if exc.filename else ""
+        sys.stderr.write(f"glance: error: {exc.strerror or exc}{where}\n")
+        return 1
     return 0  # not reached: parser.error exits
 
 

@@ -106,6 +106,10 @@ def _keystone(args: argparse.Namespace, auth_url: str, token: str | None,
     from keystoneauth1 import session as ks_session
     from keystoneauth1.identity import generic
 
+    try:
+        strip_version(auth_url)
+    except ValueError as exc:
+        raise UsageError(f"--os-auth-url: {exc}") from None
     project = {"project_name": setting(args, "os_project_name"),
                "project_id": setting(args, "os_project_id"),
                "project_domain_name": setting(args, "os_project_domain_name"),
@@ -138,14 +142,15 @@ def _keystone(args: argparse.Namespace, auth_url: str, token: str | None,
         new_token = session.get_token()
         url = None
         if need_url:
-            url = session.get_endpoint(service_type=service_type, interface=interface,
-                                       region_name=region)
+            try:
+                url = session.get_endpoint(service_type=service_type, interface=interface,
+                                           region_name=region)
+            except ks_exc.EndpointNotFound:
+                url = None
             if not url:
                 raise exception.NotFound(missing)
     except ks_exc.Unauthorized:
         raise exception.NotAuthenticated("Invalid OpenStack Identity credentials.") from None
-    except ks_exc.EndpointNotFound:
-        raise exception.NotFound(missing) from None
     except ks_exc.ConnectFailure as exc:
         reason = "Connection refused" if "Connection refused" in str(exc) else str(exc)
         raise exception.ClientConnectionError(
