@@ -25,7 +25,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import KeystoneServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "scripts"
@@ -198,26 +198,27 @@ def _run(script: str, env: dict[str, str], timeout: float) -> None:
 
 
 @pytest.fixture(scope="session")
-def swift_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwiftServer]:
-    """Swift with tempauth + s3api on one proxy, and a second proxy that trusts a real
-    Keystone v3 (scripts/keystone-*) over the same storage servers."""
+def swift_server(tmp_path_factory: pytest.TempPathFactory,
+                 keystone_server: KeystoneServer) -> Iterator[SwiftServer]:
+    """Swift with tempauth + s3api on one proxy, and a second proxy that trusts the real
+    Keystone v3 of ``keystone_server`` over the same storage servers."""
     root = tmp_path_factory.mktemp("swift")
-    env = {**os.environ, "SWIFT_ROOT": str(root), "KEYSTONE_ROOT": str(root / "keystone")}
+    env = {**os.environ, "SWIFT_ROOT": str(root)}
+    taken = {keystone_server.port, keystone_server.swift_proxy_port}
     ports: set[int] = set()
-    while len(ports) < 7:
-        ports.add(free_port())
-    proxy, obj, cont, acct, memcached, keystone, keystone_proxy = sorted(ports)
+    while len(ports) < 5:
+        port = free_port()
+        if port not in taken:
+            ports.add(port)
+    proxy, obj, cont, acct, memcached = sorted(ports)
+    keystone, keystone_proxy = keystone_server.port, keystone_server.swift_proxy_port
     env.update({"SWIFT_PROXY_PORT": str(proxy), "SWIFT_OBJECT_PORT": str(obj),
                 "SWIFT_CONTAINER_PORT": str(cont), "SWIFT_ACCOUNT_PORT": str(acct),
                 "SWIFT_MEMCACHED_PORT": str(memcached),
-                "KEYSTONE_PORT": str(keystone),
-                "KEYSTONE_SWIFT_URL": f"http://127.0.0.1:{keystone_proxy}",
                 "SWIFT_KEYSTONE_URL": f"http://127.0.0.1:{keystone}",
                 "SWIFT_KEYSTONE_PROXY_PORT": str(keystone_proxy)})
     started = time.monotonic()
     try:
-        _run("keystone-setup", env, 900)
-        _run("keystone-start", env, 120)
         _run("swift-setup", env, 600)
         _run("swift-start", env, 120)
         print(f"\nSwift ready on :{proxy} (Keystone v3 proxy :{keystone_proxy}) in "
@@ -225,8 +226,6 @@ def swift_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwiftServ
         yield SwiftServer(proxy, env, keystone, keystone_proxy)
     finally:
         subprocess.run([str(SCRIPTS / "swift-stop"), "--wipe"], env=env, timeout=60,
-                       capture_output=True)
-        subprocess.run([str(SCRIPTS / "keystone-stop"), "--wipe"], env=env, timeout=60,
                        capture_output=True)
 
 
