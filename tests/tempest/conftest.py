@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -14,6 +15,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "tempest-run"
 EXPECTED = Path(__file__).with_name("expected_pass.txt")
+# The last results of each setting are kept here too (git-ignored): pytest's temporary
+# directories do not last.
+KEPT = REPO / ".cache" / "tempest"
 # The enforcement settings to run: "true" (format inspection on, Tempest told formats are
 # enforced) and "false" (both off). GLANCE_TEMPEST_ENFORCEMENT=true runs only one.
 MODES = [m.strip() for m in os.environ.get("GLANCE_TEMPEST_ENFORCEMENT", "true,false").split(",")
@@ -53,9 +57,12 @@ def run_tempest(root: Path, enforcement: str) -> dict[str, Any]:
     if proc.returncode != 0 or not results.exists():
         pytest.fail(f"scripts/tempest-run failed ({proc.returncode}):\n"
                     f"{log.read_text(errors='replace')[-6000:]}")
+    KEPT.mkdir(parents=True, exist_ok=True)
+    kept = KEPT / f"results-enforcement-{enforcement}.json"
+    shutil.copyfile(results, kept)
     data = json.loads(results.read_text())
     data["elapsed"] = elapsed
-    data["root"] = str(root)
+    data["kept"] = str(kept)
     return data
 
 
@@ -82,7 +89,7 @@ def record_summary(enforcement: str, data: dict[str, Any], unexpected_passes: li
     lines = [f"Tempest (image_format_enforcement={enforcement}): {s['passed']} passed, "
              f"{s['failed']} failed, {s['skipped']} skipped of {s['total']} in "
              f"{data['elapsed']:.0f}s (Tempest {data['settings'].get('run_seconds', '?')}s); "
-             f"results: {data['root']}/results.json"]
+             f"results: {data['kept']}"]
     if unexpected_passes:
         lines.append(f"  passing but not yet in {EXPECTED.name} ({len(unexpected_passes)}):")
         lines += [f"    {t}" for t in unexpected_passes]
