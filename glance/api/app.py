@@ -54,8 +54,8 @@ def build_service(settings: Settings) -> ImageService:
         upgrade_engine(engine)
     elif not is_current(engine):
         engine.dispose()
-        raise SystemExit("glance-api: the registry schema is missing or out of date; run "
-                         "`glance db upgrade` (or start with --auto-migrate true)")
+        raise exception.ConfigError("the registry schema is missing or out of date; run "
+                                    "`glance db upgrade` (or start with --auto-migrate true)")
     return ImageService(settings, Registry(engine), build_stores(settings),
                         build_staging_store(settings), build_web_download_store(settings))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from glance.common.exception import ConfigError
 from glance.config import Settings
 from glance.stores.base import Store, StoredObject, StoreNotFound, StoreWriteError
 from glance.stores.file import FileStore
@@ -57,14 +58,14 @@ def build_stores(settings: Settings) -> dict[str, Store]:
         driver = conf.pop("driver", None)
         factory = DRIVERS.get(driver) if isinstance(driver, str) else None
         if factory is None:
-            raise SystemExit(f"glance: store {name!r}: unknown driver {driver!r} "
-                             f"(known: {', '.join(sorted(DRIVERS))})")
+            raise ConfigError(f"store {name!r}: unknown driver {driver!r} "
+                              f"(known: {', '.join(sorted(DRIVERS))})")
         if name == "http":
-            raise SystemExit("glance: store name 'http' is reserved for the read-only http store")
+            raise ConfigError("store name 'http' is reserved for the read-only http store")
         try:
             stores[name] = factory(name, conf, settings)
         except (TypeError, ValueError) as exc:
-            raise SystemExit(f"glance: store {name!r} (driver {driver}): {exc}") from None
+            raise ConfigError(f"store {name!r} (driver {driver}): {exc}") from None
     for driver in ALIASED_DRIVERS:
         if driver not in stores:
             first = next((s for s in stores.values() if s.driver == driver), None)
@@ -76,8 +77,8 @@ def build_stores(settings: Settings) -> dict[str, Store]:
                                    read_chunk_size=settings.chunk_size)
     stores["http"] = HttpStore("http", chunk_size=settings.chunk_size)
     if settings.default_store not in stores or not stores[settings.default_store].writable:
-        raise SystemExit(f"glance: default_store {settings.default_store!r} is not a configured "
-                         f"store (have: {', '.join(stores)})")
+        raise ConfigError(f"default_store {settings.default_store!r} is not a configured "
+                          f"store (have: {', '.join(stores)})")
     return stores
 
 

@@ -16,7 +16,7 @@ from typing import AsyncIterator, Callable, Iterator
 
 import pytest
 
-from glance.config import Settings, _parse_stores
+from glance.config import Settings, parse_stores
 from glance.stores import DRIVERS, Store, StoreNotFound, StoreWriteError
 from tests.stores.conftest import S3_KINDS, SwiftServer, s3_server_of, unique
 
@@ -38,7 +38,7 @@ class StoreUnderTest:
 
 
 def build(name: str, conf: dict) -> Store:
-    conf = _parse_stores({name: conf})[name]
+    conf = parse_stores({name: conf})[name]
     driver = conf.pop("driver")
     return DRIVERS[driver](name, conf, Settings())
 
