@@ -6,13 +6,13 @@ from typing import Any, Callable
 
 from glance.common.exception import ConfigError
 from glance.config import Settings
-from glance.stores.base import Store, StoredObject, StoreNotFound, StoreWriteError
+from glance.stores.base import Store, StoredObject, StoreNotFound, StoreReadError, StoreWriteError
 from glance.stores.file import FileStore
 from glance.stores.http import HttpStore
 
-__all__ = ["Store", "StoredObject", "StoreNotFound", "StoreWriteError", "FileStore", "HttpStore",
-           "DRIVERS", "build_stores", "unique_stores", "build_staging_store",
-           "build_web_download_store", "STAGING_STORE", "WEB_DOWNLOAD_STORE"]
+__all__ = ["DRIVERS", "STAGING_STORE", "WEB_DOWNLOAD_STORE", "FileStore", "HttpStore", "Store",
+           "StoreNotFound", "StoreReadError", "StoreWriteError", "StoredObject", "build_stores",
+           "build_staging_store", "build_web_download_store", "unique_stores"]
 
 STAGING_STORE = "os_glance_staging_store"
 WEB_DOWNLOAD_STORE = "os_glance_web_download"
