@@ -21,6 +21,7 @@ import httpx
 
 from glance import __version__
 from glance.common import exception
+from glance.domain import v1_names
 
 __all__ = ["Client", "ImageBodyIterator", "DEFAULT_PORT", "DEFAULT_DOC_ROOT"]
 
@@ -32,8 +33,8 @@ META_PREFIX = "x-image-meta-"
 PROPERTY_PREFIX = "x-image-meta-property-"
 
 LIST_PARAMS = frozenset({"limit", "marker", "sort_key", "sort_dir"})
-INT_FIELDS = frozenset({"size", "min_ram", "min_disk", "virtual_size"})
-BOOL_FIELDS = frozenset({"is_public", "protected", "deleted"})
+INT_FIELDS = v1_names("int")  # the v1 fields whose headers carry numbers
+BOOL_FIELDS = v1_names("bool")  # and booleans
 _TRUE = frozenset({"true", "on", "1", "yes"})
 _FALSE = frozenset({"false", "off", "0", "no"})
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -190,7 +191,8 @@ class Client:
             if value is not None:
                 query[key] = _query_value(value)
         if "limit" in query:
-            return self._json("GET", path, params=query)["images"]
+            page: list[dict[str, Any]] = self._json("GET", path, params=query)["images"]
+            return page
         images: list[dict[str, Any]] = []
         seen_markers: set[str] = set()
         while True:
@@ -227,7 +229,9 @@ class Client:
         """
         headers = meta_to_headers(image_meta or {})
         content = self._body(image_data, headers, image_meta or {})
-        return self._json("POST", "/images", headers=headers, content=content)["image"]
+        image: dict[str, Any] = self._json("POST", "/images", headers=headers,
+                                           content=content)["image"]
+        return image
 
     def update_image(self, image: str | int, image_meta: Mapping[str, Any] | None = None,
                      image_data: Any = None,
@@ -244,7 +248,9 @@ class Client:
         if not purge_props:
             headers["x-glance-registry-purge-props"] = b"false"
         content = self._body(image_data, headers, meta)
-        return self._json("PUT", _image_path(image), headers=headers, content=content)["image"]
+        record: dict[str, Any] = self._json("PUT", _image_path(image), headers=headers,
+                                            content=content)["image"]
+        return record
 
     def delete_image(self, image: str | int) -> bool:
         """Delete the image; True."""
@@ -255,11 +261,15 @@ class Client:
 
     def get_image_members(self, image: str | int) -> list[dict[str, Any]]:
         """``[{member_id, can_share}]`` of the image."""
-        return self._json("GET", _image_path(image) + "/members")["members"]
+        members: list[dict[str, Any]] = self._json("GET", _image_path(image) + "/members")[
+            "members"]
+        return members
 
     def get_member_images(self, member: str) -> list[dict[str, Any]]:
         """``[{image_id, can_share}]``: the images shared with ``member``."""
-        return self._json("GET", "/shared-images/" + _quote(member))["shared_images"]
+        shared: list[dict[str, Any]] = self._json(
+            "GET", "/shared-images/" + _quote(member))["shared_images"]
+        return shared
 
     def replace_members(self, image: str | int, *memberships: Any) -> bool:
         """Make ``memberships`` the image's whole member list; True.
@@ -527,7 +537,8 @@ def _remaining_size(fileobj: Any) -> int | None:
         return None
     if end is None:  # very old file-likes return None from seek()
         return None
-    return max(0, end - position)
+    remaining: int = max(0, end - position)
+    return remaining
 
 
 def _file_chunks(fileobj: Any) -> Iterator[bytes]:

@@ -30,7 +30,7 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
 
 async def serve(settings: Settings) -> None:
     app = create_app(settings)
-    runner = web.AppRunner(app, access_log=None, **server_args(settings))  # type: ignore[arg-type]
+    runner = web.AppRunner(app, access_log=None, **server_args(settings))
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, backlog=1024, reuse_address=True)
     await site.start()

@@ -58,7 +58,8 @@ def sample_config() -> str:
         out.append(f'# driver = "{driver}"')
         for opt in declared:
             if opt.default is REQUIRED or opt.default is None:
-                out.append(f"# {opt.name} =    # {'required' if opt.default is REQUIRED else 'optional'}")
+                needed = "required" if opt.default is REQUIRED else "optional"
+                out.append(f"# {opt.name} =    # {needed}")
             elif isinstance(opt.default, bool):
                 out.append(f"# {opt.name} = {str(opt.default).lower()}")
             elif isinstance(opt.default, (int, float)):

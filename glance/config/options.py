@@ -32,7 +32,7 @@ class Option:
     """One declared configuration option."""
 
     name: str
-    type: Callable[[str], Any]
+    type: Callable[[Any], Any]
     default: Any
     help: str
     flag: bool = True  # also a command-line flag of glance-api

@@ -10,8 +10,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from glance.config.options import (REQUIRED, Option, coerce, option, options_of, parse_bool,
-                                   parse_positive)
+from glance.config.options import (
+    REQUIRED,
+    Option,
+    coerce,
+    option,
+    options_of,
+    parse_bool,
+    parse_positive,
+)
 
 
 def default_data_dir() -> str:
