@@ -227,12 +227,14 @@ class ImageService:
         if change.image_type is not None:
             properties["type"] = change.image_type
         tags = fields.pop("tags", None)
-        added = [t for t in tags if t not in seen] if tags is not None else []
+        wanted = seen if tags is None else tags
+        added = [t for t in wanted if t not in seen]
+        removed = [t for t in seen if t not in wanted]
         return await core.db(
             core.registry.change_metadata, image_id, fields=fields, set_properties=properties,
             remove_properties=change.removed, purge_properties=change.purge_properties,
-            add_tags=added, remove_tags=[t for t in seen if t not in tags] if tags is not None
-            else [], tag_quota=core.settings.image_tag_quota if added else None,
+            add_tags=added, remove_tags=removed,
+            tag_quota=core.settings.image_tag_quota if added else None,
             property_quota=core.settings.image_property_quota if property_quota else None)
 
     async def patch(self, ctx: RequestContext, image_id: str,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from glance.api.params import OCTET_STREAM, is_octet_stream
+from glance.api.params import OCTET_STREAM, is_octet_stream, nonnegative_int
 from glance.api.transfer import body_chunks, read_json, send_download
 from glance.api.util import base_url, context, service, settings
 from glance.api.v2.bodies import answer, image_id, json_body, no_body
@@ -87,14 +87,7 @@ def _declared_size(request: web.Request) -> int | None:
     value = request.headers.get("x-openstack-image-size")
     if value is None:
         return request.content_length
-    try:
-        size = int(value.strip())
-    except ValueError:
-        size = -1
-    if size < 0:
-        raise exception.BadRequest(f"Invalid x-openstack-image-size {value!r}: must be an "
-                                   f"integer >= 0")
-    return size
+    return nonnegative_int(value, "x-openstack-image-size")
 
 
 def _upload(request: web.Request) -> Upload:
