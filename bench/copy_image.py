@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.conftest import start_server  # noqa: E402
+from glance.testing import start_server  # noqa: E402
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import free_port, start_server  # noqa: E402
+from glance.testing import free_port, free_port_range, start_server  # noqa: E402
 
 
 def hwm_mib(pid: int) -> float:
@@ -61,7 +61,6 @@ def main() -> int:
         subprocess.run([ROOT / "scripts/swift-setup"], env=env, check=True)
         subprocess.run([ROOT / "scripts/swift-start"], env=env, check=True)
         if rgw:
-            from tests.stores.conftest import free_port_range
             osd = free_port_range(16)
             env.update(RGW_OSD_PORT_MIN=str(osd), RGW_OSD_PORT_MAX=str(osd + 15))
             subprocess.run([ROOT / "scripts/rgw-setup"], env=env, check=True)

@@ -21,409 +21,42 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import hashlib
-import json
 import multiprocessing
 import os
 import shutil
-import signal
-import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
-import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.measure import (  # noqa: E402
+    MB,
+    cpu_seconds,
+    create_worker,
+    curl,
+    log,
+    make_file,
+    percentile,
+    reset_hwm,
+    status_kib,
+    sync,
+    timed,
+)
+from bench.table import Row, Table, below, both, ratio_at_least  # noqa: E402
+from bench.targets import Nginx, Ours, Reference, Target, start_reference  # noqa: E402
 from glance.client import Client  # noqa: E402
-from tests.conftest import RunningServer, free_port, start_server  # noqa: E402
+from glance.testing import start_server  # noqa: E402
 
 SECTIONS = ("ceilings", "transfer", "client", "rss", "list", "create")
-MB = 1e6
-V1_RAW = ["-H", "x-image-meta-disk_format: raw", "-H", "x-image-meta-container_format: bare",
-          "-H", "Content-Type: application/octet-stream", "-H", "Expect:"]
-REF_CACHE = ROOT / ".cache" / "reference-glance"
 
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-# -- processes ----------------------------------------------------------------------------
-
-def tree_pids(pid: int) -> list[int]:
-    """``pid`` and all its descendants."""
-    pids, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        pids.append(p)
-        for task in Path(f"/proc/{p}/task").glob("*"):
-            try:
-                todo += [int(c) for c in (task / "children").read_text().split()]
-            except OSError:
-                pass
-    return pids
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def status_kib(pid: int, name: str) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(name + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def reset_hwm(pids: list[int]) -> None:
-    """Reset the peak RSS (VmHWM) of ``pids`` (``clear_refs`` 5; needs the same user/root)."""
-    for pid in pids:
-        try:
-            Path(f"/proc/{pid}/clear_refs").write_text("5")
-        except OSError:
-            pass
-
-
-def stop_process(proc: subprocess.Popen, group: bool = False) -> None:
-    if proc.poll() is not None:
-        return
-    if group:
-        os.killpg(proc.pid, signal.SIGTERM)
-    else:
-        proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        if group:
-            os.killpg(proc.pid, signal.SIGKILL)
-        else:
-            proc.kill()
-        proc.wait(10)
-
-
-# -- measuring helpers --------------------------------------------------------------------
-
-def curl(args: list[str]) -> dict:
-    out = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{json}", *args],
-                         check=True, capture_output=True, text=True).stdout
-    res = json.loads(out)
-    if res.get("http_code", 0) >= 400:
-        raise RuntimeError(f"curl {args[-1]}: HTTP {res['http_code']}")
-    return res
-
-
-def curl_body(args: list[str]) -> str:
-    return subprocess.run(["curl", "-sS", "--fail", *args], check=True, capture_output=True,
-                          text=True).stdout
-
-
-def timed(fn: Callable[[], Any]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
-def sync() -> None:
-    os.sync()
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    idx = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
-    return ordered[idx]
-
-
-def make_file(path: Path, mib: int) -> None:
-    if path.exists() and path.stat().st_size == mib << 20:
-        return
-    with open(path, "wb") as fh:
-        for _ in range(mib):
-            fh.write(os.urandom(1 << 20))
-
-
-# -- the table ----------------------------------------------------------------------------
-
-@dataclass
-class Row:
-    figure: str
-    unit: str
-    ours: float | None = None
-    ceiling: float | None = None
-    ceiling_name: str = ""
-    reference: float | None = None
-    target: str = ""
-    check: Callable[["Row"], bool | None] | None = None
-    lower_is_better: bool = False
-    note: str = ""
-
-
-@dataclass
-class Table:
-    rows: list[Row] = field(default_factory=list)
-    meta: list[str] = field(default_factory=list)
-
-    def add(self, row: Row) -> Row:
-        self.rows.append(row)
-        return row
-
-    def render(self) -> str:
-        def num(v: float | None) -> str:
-            if v is None:
-                return "–"
-            return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.2f}" if abs(v) < 10 else f"{v:.1f}"
-
-        def ratio(a: float | None, b: float | None, lower: bool) -> str:
-            if a is None or b is None or a == 0 or b == 0:
-                return "–"
-            return f"{(b / a if lower else a / b):.2f}×"
-
-        head = ["figure", "unit", "ours", "ceiling", "ours/ceiling", "reference",
-                "ours/ref", "target", "met"]
-        lines = []
-        for r in self.rows:
-            met = "–"
-            if r.check is not None:
-                result = r.check(r)
-                met = "–" if result is None else ("yes" if result else "NO")
-            ceiling = num(r.ceiling) + (f" ({r.ceiling_name})" if r.ceiling_name else "")
-            lines.append([r.figure, r.unit, num(r.ours), ceiling,
-                          ratio(r.ours, r.ceiling, r.lower_is_better), num(r.reference),
-                          ratio(r.ours, r.reference, r.lower_is_better), r.target, met])
-        widths = [max(len(str(x[i])) for x in [head, *lines]) for i in range(len(head))]
-        out = ["| " + " | ".join(h.ljust(w) for h, w in zip(head, widths)) + " |",
-               "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-        out += ["| " + " | ".join(str(c).ljust(w) for c, w in zip(line, widths)) + " |"
-                for line in lines]
-        notes = [f"* {r.figure}: {r.note}" for r in self.rows if r.note]
-        return "\n".join(self.meta + [""] + out + ([""] + notes if notes else []))
-
-
-def ratio_at_least(limit: float, against: str) -> Callable[[Row], bool | None]:
-    def check(row: Row) -> bool | None:
-        other = row.ceiling if against == "ceiling" else row.reference
-        if row.ours is None or not other:
-            return None
-        return row.ours / other >= limit
-    return check
-
-
-def below(limit: float) -> Callable[[Row], bool | None]:
-    return lambda row: None if row.ours is None else row.ours < limit
-
-
-# -- the servers under test ---------------------------------------------------------------
-
-class Target:
-    """One image service under test: ours (v1 + v2) or the reference (v2 only)."""
-
-    name = ""
-    url = ""
-
-    def pids(self) -> list[int]:
-        raise NotImplementedError
-
-    def upload_curl(self, path: Path, chunked: bool) -> tuple[float, str]:
-        """Upload ``path`` with curl; (MB/s over the whole request, image id)."""
-        raise NotImplementedError
-
-    def download_curl(self, image_id: str) -> float:
-        res = curl([self.download_url(image_id)])
-        return res["size_download"] / res["time_total"] / MB
-
-    def download_url(self, image_id: str) -> str:
-        raise NotImplementedError
-
-    def delete(self, image_id: str) -> None:
-        httpx.delete(f"{self.url}/v2/images/{image_id}", timeout=60)
-
-    def create_one(self, http: httpx.Client, i: int) -> None:
-        raise NotImplementedError
-
-    def list_path(self, filtered: bool) -> str:
-        return "/v2/images?limit=25" + ("&disk_format=qcow2" if filtered else "")
-
-    db_path: Path | None = None
-
-
-class Ours(Target):
-    name = "ours"
-
-    def __init__(self, server: RunningServer) -> None:
-        self.server = server
-        self.url = server.url
-        self.db_path = server.data_dir / "glance.sqlite"
-
-    def pids(self) -> list[int]:
-        return [self.server.process.pid]
-
-    def upload_curl(self, path: Path, chunked: bool) -> tuple[float, str]:
-        out = subprocess.run(
-            ["curl", "-sS", "--fail", "-X", "POST", f"{self.url}/v1/images", *V1_RAW,
-             "-H", "x-image-meta-name: bench",
-             *(["-H", "Transfer-Encoding: chunked"] if chunked else []),
-             "-T", str(path), "-w", "\n%{json}"], check=True, capture_output=True, text=True).stdout
-        body, stats = out.rsplit("\n", 1)
-        res = json.loads(stats)
-        return res["size_upload"] / res["time_total"] / MB, json.loads(body)["image"]["id"]
-
-    def download_url(self, image_id: str) -> str:
-        return f"{self.url}/v1/images/{image_id}"
-
-    def create_one(self, http: httpx.Client, i: int) -> None:
-        r = http.post("/v1/images", headers={
-            "x-image-meta-name": f"rec-{i}", "x-image-meta-disk_format": "raw",
-            "x-image-meta-container_format": "bare"})
-        if r.status_code != 201:
-            raise RuntimeError(f"POST /v1/images: {r.status_code} {r.text[:200]}")
-
-
-class Reference(Target):
-    name = "reference"
-
-    def __init__(self, url: str, pid: int | None, db_path: Path | None) -> None:
-        self.url = url.rstrip("/")
-        self.pid = pid
-        self.db_path = db_path
-
-    def pids(self) -> list[int]:
-        return tree_pids(self.pid) if self.pid else []
-
-    def create_image(self, name: str) -> str:
-        r = httpx.post(f"{self.url}/v2/images", timeout=60, json={
-            "name": name, "disk_format": "raw", "container_format": "bare"})
-        r.raise_for_status()
-        return r.json()["id"]
-
-    def upload_curl(self, path: Path, chunked: bool) -> tuple[float, str]:
-        image_id = self.create_image("bench")
-        res = curl(["-X", "PUT", "-H", "Expect:", "-H", "Content-Type: application/octet-stream",
-                    *(["-H", "Transfer-Encoding: chunked"] if chunked else []),
-                    "-T", str(path), f"{self.url}/v2/images/{image_id}/file"])
-        return res["size_upload"] / res["time_total"] / MB, image_id
-
-    def download_url(self, image_id: str) -> str:
-        return f"{self.url}/v2/images/{image_id}/file"
-
-    def create_one(self, http: httpx.Client, i: int) -> None:
-        r = http.post("/v2/images", json={"name": f"rec-{i}", "disk_format": "raw",
-                                           "container_format": "bare"})
-        if r.status_code != 201:
-            raise RuntimeError(f"POST /v2/images: {r.status_code} {r.text[:200]}")
-
-
-def start_reference(mode: str) -> tuple[Reference | None, Callable[[], None]]:
-    """The reference Glance for ``--reference`` (auto: bench/reference-glance-*), and a stop."""
-    if mode == "none":
-        return None, lambda: None
-    if mode != "auto":
-        return Reference(mode, None, None), lambda: None
-    server = REF_CACHE / "server"
-    if not (server / "ports.env").exists():
-        log("reference: not set up (bench/reference-glance-setup); measuring ours only")
-        return None, lambda: None
-    # a fresh database and image directory for each run
-    subprocess.run([ROOT / "bench/reference-glance-stop"], check=True)
-    subprocess.run([ROOT / "bench/reference-glance-setup"], check=True,
-                   env={**os.environ, "REFERENCE_GLANCE_PORT": str(free_port())},
-                   stdout=subprocess.DEVNULL)
-    url = subprocess.run([ROOT / "bench/reference-glance-start"], check=True,
-                         capture_output=True, text=True).stdout.strip().splitlines()[-1]
-    pid = int((server / "run/uwsgi.pid").read_text())
-
-    def stop() -> None:
-        subprocess.run([ROOT / "bench/reference-glance-stop"], check=False)
-    return Reference(url, pid, server / "data/glance.sqlite"), stop
-
-
-class Nginx:
-    """nginx with WebDAV PUT on a free loopback port, its own config in ``work``."""
-
-    def __init__(self, work: Path) -> None:
-        self.root = work / "nginx"
-        self.dav = self.root / "dav"
-        for d in ("dav", "tmp", "logs"):
-            (self.root / d).mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        conf = self.root / "nginx.conf"
-        user = "user root;" if os.geteuid() == 0 else ""
-        conf.write_text(textwrap.dedent(f"""\
-            {user}
-            worker_processes 1;
-            pid {self.root}/nginx.pid;
-            error_log {self.root}/logs/error.log warn;
-            events {{ worker_connections 256; }}
-            http {{
-                access_log off;
-                sendfile on;
-                tcp_nopush on;
-                client_body_temp_path {self.root}/tmp;
-                proxy_temp_path {self.root}/tmp;
-                fastcgi_temp_path {self.root}/tmp;
-                uwsgi_temp_path {self.root}/tmp;
-                scgi_temp_path {self.root}/tmp;
-                client_max_body_size 0;
-                server {{
-                    listen 127.0.0.1:{self.port};
-                    root {self.dav};
-                    location / {{
-                        dav_methods PUT DELETE;
-                        create_full_put_path on;
-                        dav_access user:rw;
-                    }}
-                }}
-            }}
-            """))
-        self.proc = subprocess.Popen(
-            [nginx_binary(), "-p", str(self.root), "-c", str(conf), "-g", "daemon off;"],
-            stdout=subprocess.DEVNULL, stderr=open(self.root / "logs/stderr.log", "wb"))
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                httpx.get(self.url + "/", timeout=1)
-                break
-            except httpx.TransportError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("nginx did not start: "
-                                       + (self.root / "logs/stderr.log").read_text())
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        stop_process(self.proc)
-
-
-def nginx_binary() -> str:
-    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists()
-                                      else None)
-    if found:
-        return found
-    log("nginx missing: installing Debian's nginx (with its dav module) via apt")
-    prefix = [] if os.geteuid() == 0 else ["sudo", "-n"]
-    subprocess.run([*prefix, "apt-get", "install", "-y", "-q", "nginx"], check=True,
-                   stdout=subprocess.DEVNULL)
-    return shutil.which("nginx") or "/usr/sbin/nginx"
-
-
-# -- the sections -------------------------------------------------------------------------
 
 class Suite:
     def __init__(self, args: argparse.Namespace, work: Path) -> None:
@@ -542,7 +175,7 @@ class Suite:
         self.table.add(Row("upload 1 image, Content-Length (curl)", "MB/s", ours["up"],
                            c.get("put"), "nginx PUT", ref.get("up"),
                            "≥2.5× ref, ≥0.6× nginx PUT",
-                           lambda r: _both(ratio_at_least(2.5, "reference")(r),
+                           lambda r: both(ratio_at_least(2.5, "reference")(r),
                                            ratio_at_least(0.6, "ceiling")(r)),
                            note=(f"hash-only ceiling {c['hash']:.0f} MB/s, "
                                  f"dd {c['dd']:.0f} MB/s" if "hash" in c else "")))
@@ -551,7 +184,7 @@ class Suite:
         self.table.add(Row("upload 1 image, chunked (curl)", "MB/s", ours["up_chunked"],
                            c.get("put_chunked"), "nginx PUT chunked", ref.get("up_chunked"),
                            "≥2.5× ref, ≥0.6× nginx PUT",
-                           lambda r: _both(ratio_at_least(2.5, "reference")(r),
+                           lambda r: both(ratio_at_least(2.5, "reference")(r),
                                            ratio_at_least(0.6, "ceiling")(r))))
         self.table.add(Row("download (curl)", "MB/s", ours["down"],
                            ours.get("get_same_file", c.get("get")), "nginx GET, same file",
@@ -674,7 +307,7 @@ class Suite:
         per_client = max(1, records // clients)
         ctx = multiprocessing.get_context("fork")
         with concurrent.futures.ProcessPoolExecutor(clients, mp_context=ctx) as pool:
-            spans = list(pool.map(_create_worker, [(url, kind, k * per_client, per_client)
+            spans = list(pool.map(create_worker, [(url, kind, k * per_client, per_client)
                                                    for k in range(clients)]))
         start = min(a for a, _ in spans)
         end = max(b for _, b in spans)
@@ -683,20 +316,21 @@ class Suite:
     def create(self) -> None:
         assert self.ours is not None and self.nginx is not None
         (self.nginx.dav / "tiny").write_bytes(b"x")
+        nginx_url, ours_url = self.nginx.url, self.ours.url
         for clients in (1, 8):
             log(f"create: {clients} client(s)")
-            ceiling = self.median_runs(lambda: self.create_rate(
-                self.nginx.url, "get", clients, self.args.records))  # type: ignore
+            ceiling = self.median_runs(lambda n=clients: self.create_rate(
+                nginx_url, "get", n, self.args.records))
             before = cpu_seconds(self.ours.pids())
-            ours = self.median_runs(lambda: self.create_rate(
-                self.ours.url, "v1", clients, self.args.records))  # type: ignore
+            ours = self.median_runs(lambda n=clients: self.create_rate(
+                ours_url, "v1", n, self.args.records))
             ours_cpu = ((cpu_seconds(self.ours.pids()) - before) * 1000
                         / (self.args.runs * self.args.records))
             ref = ref_cpu = None
             if self.ref is not None:
                 before = cpu_seconds(self.ref.pids())
-                ref = self.median_runs(lambda: self.create_rate(
-                    self.ref.url, "v2-close", clients, self.args.ref_records))  # type: ignore
+                ref = self.median_runs(lambda n=clients, url=self.ref.url: self.create_rate(
+                    url, "v2-close", n, self.args.ref_records))
                 if self.ref.pid:
                     ref_cpu = ((cpu_seconds(self.ref.pids()) - before) * 1000
                                / (self.args.runs * self.args.ref_records))
@@ -707,7 +341,8 @@ class Suite:
                                      "/v2/images (JSON), Connection: close as it sends; "
                                      "ceiling: the same httpx client processes doing tiny "
                                      "GETs from nginx" if clients == 1 else "")))
-            self.table.add(Row(f"server CPU per create, {clients} client{'s' if clients > 1 else ''}",
+            plural = "s" if clients > 1 else ""
+            self.table.add(Row(f"server CPU per create, {clients} client{plural}",
                                "CPU-ms", ours_cpu, reference=ref_cpu, lower_is_better=True,
                                note=("less sensitive to the machine's load than the rates"
                                      if clients == 1 else "")))
@@ -735,8 +370,7 @@ class Suite:
         for size in self.args.list_sizes:
             res: dict[str, dict[bool, tuple[float, float]]] = {}
             for target in targets:
-                assert target.db_path is not None
-                fill_images(target, size)
+                target.fill(size)
                 log(f"list: {target.name} at {size} images")
                 res[target.name] = {f: self.list_latency(target, f, self.args.list_requests)
                                     for f in (False, True)}
@@ -797,79 +431,6 @@ class Suite:
                 except Exception as exc:  # keep stopping the others
                     log(f"stop failed: {exc}")
         print(self.table.render())
-
-
-def _both(a: bool | None, b: bool | None) -> bool | None:
-    if a is None and b is None:
-        return None
-    return bool((a is None or a) and (b is None or b))
-
-
-def _create_worker(job: tuple[str, str, int, int]) -> tuple[float, float]:
-    """One create-rate client (a process): ``count`` requests; (start, end) monotonic."""
-    url, kind, first, count = job
-    headers = {"Connection": "close"} if kind == "v2-close" else {}
-    with httpx.Client(base_url=url, timeout=60, headers=headers) as http:
-        def one(i: int) -> None:
-            if kind == "get":
-                r = http.get("/tiny")
-                ok = r.status_code == 200
-            elif kind == "v1":
-                r = http.post("/v1/images", headers={
-                    "x-image-meta-name": f"rec-{i}", "x-image-meta-disk_format": "raw",
-                    "x-image-meta-container_format": "bare"})
-                ok = r.status_code == 201
-            else:
-                r = http.post("/v2/images", json={"name": f"rec-{i}", "disk_format": "raw",
-                                                  "container_format": "bare"})
-                ok = r.status_code == 201
-            if not ok:
-                raise RuntimeError(f"{kind} {url}: {r.status_code} {r.text[:200]}")
-        one(first)  # warm-up: connection, first-request costs
-        start = time.monotonic()
-        for i in range(first + 1, first + count):
-            one(i)
-        return start, time.monotonic()
-
-
-def fill_images(target: Target, total: int) -> None:
-    """Bring the catalogue to ``total`` live images, fast: one template image is created
-    through the API, then copied in SQL (a recursive CTE, one INSERT … SELECT per call) into
-    the server's SQLite file, varying id, name, created_at/updated_at and disk_format (half
-    raw, half qcow2). Rows are exactly what the API writes; 100k take about a second, where
-    100k POSTs to the reference would take an hour."""
-    assert target.db_path is not None
-    conn = sqlite3.connect(target.db_path, timeout=60)
-    try:
-        have = conn.execute("SELECT count(*) FROM images WHERE deleted = 0 "
-                            "AND status != 'killed'").fetchone()[0]
-        missing = total - have
-        if missing <= 0:
-            return
-        with httpx.Client(base_url=target.url, timeout=60) as http:
-            target.create_one(http, 0)
-        template = conn.execute("SELECT id FROM images WHERE deleted = 0 "
-                                "ORDER BY created_at DESC LIMIT 1").fetchone()[0]
-        cols = [r[1] for r in conn.execute("PRAGMA table_info(images)")]
-        batch = uuid.uuid4().hex[:8]
-        exprs = {
-            "id": f"printf('{batch}-%04x-4%03x-8000-%012x', 0, 0, n)",
-            "name": "printf('bench-%07d', n)",
-            "created_at": "strftime('%Y-%m-%d %H:%M:%S', t.created_at, '-' || n || ' seconds')"
-                          " || '.000000'",
-            "updated_at": "strftime('%Y-%m-%d %H:%M:%S', t.created_at, '-' || n || ' seconds')"
-                          " || '.000000'",
-            "disk_format": "CASE WHEN n % 2 THEN 'raw' ELSE 'qcow2' END",
-        }
-        select = ", ".join(exprs.get(c, f"t.{c}") for c in cols)
-        with conn:
-            conn.execute(
-                f"WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq "
-                f"WHERE n < ?) INSERT INTO images ({', '.join(cols)}) "
-                f"SELECT {select} FROM seq, images t WHERE t.id = ?", (missing - 1, template))
-        conn.execute("ANALYZE")
-    finally:
-        conn.close()
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -327,7 +327,7 @@ def _partition_problem(head: bytes) -> str | None:
             return f"MBR partition {n} overlaps the partition table or is empty"
         spans.append((start, start + count, n))
     spans.sort()
-    for (_, end, a), (start, _, b) in zip(spans, spans[1:]):
+    for (_, end, a), (start, _, b) in zip(spans, spans[1:], strict=False):
         if start < end:
             return f"MBR partitions {a} and {b} overlap"
     if any(e[4] == 0xEE for e in entries) or head[512:520] == b"EFI PART":
@@ -368,7 +368,7 @@ def _gpt_problem(head: bytes) -> str | None:
             return f"GPT partition {i + 1} lies outside the usable area"
         spans.append((lo, hi, i + 1))
     spans.sort()
-    for (_, hi, a), (lo, _, b) in zip(spans, spans[1:]):
+    for (_, hi, a), (lo, _, b) in zip(spans, spans[1:], strict=False):
         if lo <= hi:
             return f"GPT partitions {a} and {b} overlap"
     return None

@@ -1,11 +1,10 @@
-"""Shared fixtures: a real glance-api process on a free loopback port."""
+"""Shared fixtures: a real glance-api process on a free loopback port (``glance.testing``,
+which the benchmarks use too)."""
 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,74 +13,9 @@ from typing import Iterator
 import httpx
 import pytest
 
+from glance.testing import RunningServer, free_port, start_server
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class RunningServer:
-    """A glance-api process started by a test."""
-
-    process: subprocess.Popen
-    host: str
-    port: int
-    data_dir: Path
-    log_path: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def store_dir(self) -> Path:
-        return self.data_dir / "images"
-
-    def stored_files(self) -> list[Path]:
-        """Every file in the file store, including temporary parts."""
-        if not self.store_dir.exists():
-            return []
-        return sorted(p for p in self.store_dir.rglob("*") if p.is_file())
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-
-
-def start_server(data_dir: Path, extra_args: list[str] | None = None,
-                 env: dict[str, str] | None = None) -> RunningServer:
-    """Start glance-api on a free port and wait until it answers."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    log_path = data_dir.parent / f"glance-api-{port}.log"
-    cmd = [sys.executable, "-m", "glance.cli.api", "--host", "127.0.0.1", "--port", str(port),
-           "--data-dir", str(data_dir), *(extra_args or [])]
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("GLANCE_")}
-    full_env.update(env or {})
-    log = open(log_path, "wb")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=full_env)
-    server = RunningServer(proc, "127.0.0.1", port, data_dir, log_path)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"glance-api exited with {proc.returncode}:\n{server.log()}")
-        try:
-            httpx.get(server.url + "/versions", timeout=1)
-            return server
-        except httpx.TransportError:
-            time.sleep(0.05)
-    server.stop()
-    raise RuntimeError(f"glance-api did not start:\n{server.log()}")
+__all__ = ["RunningServer", "free_port", "start_server"]
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from typing import TypedDict
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from glance.api import console, versions
 from glance.api.auth import AUTHENTICATOR_KEY, build_authenticator, context_middleware
@@ -21,7 +23,7 @@ from glance.service import ImageService
 from glance.stores import build_staging_store, build_stores, build_web_download_store
 
 
-def header_budget_middleware(limit: int):  # type: ignore[no-untyped-def]
+def header_budget_middleware(limit: int) -> Middleware:
     """431 for requests whose headers together exceed ``limit`` bytes."""
 
     @web.middleware
@@ -54,8 +56,8 @@ def build_service(settings: Settings) -> ImageService:
         upgrade_engine(engine)
     elif not is_current(engine):
         engine.dispose()
-        raise SystemExit("glance-api: the registry schema is missing or out of date; run "
-                         "`glance db upgrade` (or start with --auto-migrate true)")
+        raise exception.ConfigError("the registry schema is missing or out of date; run "
+                                    "`glance db upgrade` (or start with --auto-migrate true)")
     return ImageService(settings, Registry(engine), build_stores(settings),
                         build_staging_store(settings), build_web_download_store(settings))
 
@@ -86,7 +88,15 @@ def create_app(settings: Settings) -> web.Application:
     return app
 
 
-def server_args(settings: Settings) -> dict[str, int]:
+class ServerLimits(TypedDict):
+    """Parser limits of the HTTP server (``web.AppRunner`` keywords)."""
+
+    max_line_size: int
+    max_field_size: int
+    max_headers: int
+
+
+def server_args(settings: Settings) -> ServerLimits:
     """Parser limits of the HTTP server, well above the budget, so that our middleware (not
     the parser) answers oversized requests with 431 and the JSON envelope."""
     generous = max(16 * settings.max_header_bytes, 1 << 20)

@@ -49,10 +49,14 @@ class Authenticator(ABC):
     async def close(self) -> None:
         """Release connections."""
 
+    def refuse(self, message: str) -> exception.NotAuthenticated:
+        """The 401 to raise, carrying this mode's challenge."""
+        return exception.NotAuthenticated(message, challenge=self.challenge)
+
     def _token(self, request: web.Request) -> str:
         token = request.headers.get("X-Auth-Token", "").strip()
         if not token:
-            raise exception.NotAuthenticated("This server requires an X-Auth-Token")
+            raise self.refuse("This server requires an X-Auth-Token")
         return token
 
 
@@ -95,8 +99,8 @@ class StaticTokens(Authenticator):
         try:
             stat = os.stat(self.path)
         except OSError as exc:
-            raise SystemExit(f"glance-api: cannot read tokens_file {self.path}: "
-                             f"{exc.strerror}") from None
+            raise exception.ConfigError(f"cannot read tokens_file {self.path}: "
+                                        f"{exc.strerror}") from None
         stamp = (stat.st_mtime_ns, stat.st_size)
         if stamp == self._stamp:
             return
@@ -108,7 +112,7 @@ class StaticTokens(Authenticator):
         self._reload()
         entry = self._entries.get(token_hash(token))
         if entry is None:
-            raise exception.NotAuthenticated("The X-Auth-Token is not valid")
+            raise self.refuse("The X-Auth-Token is not valid")
         return RequestContext(project_id=entry.project, user_id=entry.user, roles=entry.roles,
                               is_admin="admin" in entry.roles, auth_token=token)
 
@@ -148,7 +152,7 @@ class KeystoneAuth(Authenticator):
         except httpx.HTTPError as exc:
             raise exception.ServiceUnavailable(f"Keystone is unreachable: {exc}") from None
         if response.status_code in (401, 403, 404):
-            raise exception.NotAuthenticated("The X-Auth-Token is not valid")
+            raise self.refuse("The X-Auth-Token is not valid")
         if response.status_code != 200:
             raise exception.ServiceUnavailable(
                 f"Keystone answered {response.status_code} while validating a token")
@@ -166,15 +170,15 @@ def build_authenticator(settings: Settings) -> Authenticator:
         return NoAuth()
     if settings.auth_mode == "tokens":
         if not settings.tokens_file:
-            raise SystemExit("glance-api: auth_mode tokens needs tokens_file")
+            raise exception.ConfigError("auth_mode tokens needs tokens_file")
         return StaticTokens(settings.tokens_file)
     if settings.auth_mode == "keystone":
         if not settings.keystone_url:
-            raise SystemExit("glance-api: auth_mode keystone needs keystone_url")
+            raise exception.ConfigError("auth_mode keystone needs keystone_url")
         return KeystoneAuth(settings.keystone_url, settings.keystone_cache_seconds,
                             settings.keystone_service_token)
-    raise SystemExit(f"glance-api: unknown auth_mode {settings.auth_mode!r} "
-                     f"(choose one of {', '.join(AUTH_MODES)})")
+    raise exception.ConfigError(f"unknown auth_mode {settings.auth_mode!r} "
+                                f"(choose one of {', '.join(AUTH_MODES)})")
 
 
 @web.middleware
@@ -184,11 +188,7 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
     if request.path in UNAUTHENTICATED_PATHS:
         request["context"] = RequestContext()
         return await handler(request)
-    try:
-        request["context"] = await authenticator.context(request)
-    except exception.NotAuthenticated as exc:
-        exc.headers = {"WWW-Authenticate": authenticator.challenge}  # type: ignore[attr-defined]
-        raise
+    request["context"] = await authenticator.context(request)
     return await handler(request)
 
 
@@ -205,7 +205,7 @@ def read_tokens_file(path: str) -> list[TokenEntry]:
     except FileNotFoundError:
         return []
     except ValueError as exc:
-        raise SystemExit(f"glance: tokens file {path} is not valid JSON: {exc}") from None
+        raise exception.ConfigError(f"tokens file {path} is not valid JSON: {exc}") from None
     return [TokenEntry(sha256=e["sha256"], project=e["project"], user=e.get("user", ""),
                        roles=tuple(e.get("roles", ()))) for e in data.get("tokens", [])]
 

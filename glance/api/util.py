@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from aiohttp import web
 
 from glance.config import Settings
@@ -21,7 +23,7 @@ def service(request: web.Request) -> ImageService:
 
 
 def context(request: web.Request) -> RequestContext:
-    return request["context"]
+    return cast(RequestContext, request["context"])  # set by the auth middleware
 
 
 def base_url(request: web.Request) -> str:

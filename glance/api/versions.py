@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from glance.api.util import base_url
@@ -16,7 +18,7 @@ VERSIONS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def versions_document(request: web.Request) -> dict:
+def versions_document(request: web.Request) -> dict[str, Any]:
     base = base_url(request)
     return {"versions": [
         {"id": vid, "status": status,

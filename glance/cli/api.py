@@ -13,6 +13,7 @@ from aiohttp import web
 
 from glance import __version__
 from glance.api.app import create_app, server_args
+from glance.common.exception import ConfigError
 from glance.config import Settings, add_arguments, flags_from_args, load_settings
 
 LOG = logging.getLogger("glance.api")
@@ -29,7 +30,7 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
 
 async def serve(settings: Settings) -> None:
     app = create_app(settings)
-    runner = web.AppRunner(app, access_log=None, **server_args(settings))  # type: ignore[arg-type]
+    runner = web.AppRunner(app, access_log=None, **server_args(settings))
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, backlog=1024, reuse_address=True)
     await site.start()
@@ -47,6 +48,15 @@ async def serve(settings: Settings) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Serve until SIGINT or SIGTERM; a configuration error ends it with one line and 1."""
+    try:
+        return _serve(argv)
+    except ConfigError as exc:
+        sys.stderr.write(f"glance-api: {exc}\n")
+        return 1
+
+
+def _serve(argv: Sequence[str] | None) -> int:
     settings = parse_settings(argv)
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -63,14 +63,15 @@ def render_table(headers: Sequence[str], rows: Iterable[Sequence[Any]],
                 size = min(size, max_width)
             widths[index] = max(widths[index], size)
     rule = "+" + "+".join("-" * (width + 2) for width in widths) + "+"
-    lines = [rule, "| " + " | ".join(_pad(h, w) for h, w in zip(headers, widths)) + " |", rule]
+    header = " | ".join(_pad(h, w) for h, w in zip(headers, widths, strict=True))
+    lines = [rule, f"| {header} |", rule]
     for row in cells:
-        wrapped = [_wrap(value, width) for value, width in zip(row, widths)]
+        wrapped = [_wrap(value, width) for value, width in zip(row, widths, strict=True)]
         height = max(len(cell) for cell in wrapped)
         for y in range(height):
             lines.append("| " + " | ".join(
                 _pad(cell[y] if y < len(cell) else "", width)
-                for cell, width in zip(wrapped, widths)) + " |")
+                for cell, width in zip(wrapped, widths, strict=True)) + " |")
     lines.append(rule)
     return "\n".join(lines)
 
@@ -132,8 +133,9 @@ def index_table(images: Iterable[Mapping[str, Any]]) -> str:
     for image in images:
         values = (image.get("id"), image.get("name"), image.get("disk_format"),
                   image.get("container_format"), image.get("size"))
+        cells = zip(values, INDEX_COLUMNS, strict=True)
         lines.append(" ".join(_cell(value, width, right)
-                              for value, (width, _, right) in zip(values, INDEX_COLUMNS)).rstrip())
+                              for value, (width, _, right) in cells).rstrip())
     return "\n".join(lines)
 
 

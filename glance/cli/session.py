@@ -18,8 +18,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from glance.client_v2 import strip_version
 from glance.cli.errors import UsageError
+from glance.client_v2 import strip_version
 from glance.common import exception
 
 DEFAULT_URL = "http://127.0.0.1:9292"

@@ -1,18 +1,29 @@
 """One error tree, shared by the server and the client.
 
-The server raises these; one table in ``glance.api.errors`` maps them to HTTP statuses, and
-the client maps statuses back to the same classes (``from_status``).
+Each class carries what it stands for in HTTP: ``code``, ``title`` and ``headers()``; the API
+answers with those (``glance.api.errors``), and the client raises, for an error status, the
+class declared ``canonical`` for it (``from_status``). Nothing else keeps a status table.
 """
 
 from __future__ import annotations
+
+from typing import Any, ClassVar
+
+_CANONICAL: dict[int, type[GlanceException]] = {}
 
 
 class GlanceException(Exception):
     """Base of every glance error. ``code`` is the HTTP status it stands for."""
 
     code: int = 500
-    title: str = "Internal Server Error"
-    default_message: str = "An unknown exception occurred"
+    title: ClassVar[str] = "Internal Server Error"
+    default_message: ClassVar[str] = "An unknown exception occurred"
+
+    def __init_subclass__(cls, canonical: bool = False, **kwargs: Any) -> None:
+        """``canonical=True``: the class the client raises for an answer with its ``code``."""
+        super().__init_subclass__(**kwargs)
+        if canonical:
+            _CANONICAL[cls.code] = cls
 
     def __init__(self, message: str | None = None) -> None:
         self.message = message or self.default_message
@@ -21,8 +32,12 @@ class GlanceException(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def headers(self) -> dict[str, str]:
+        """Extra response headers this error carries (a challenge, Retry-After …)."""
+        return {}
 
-class BadRequest(GlanceException):
+
+class BadRequest(GlanceException, canonical=True):
     """The request is malformed or carries an invalid value (400)."""
 
     code = 400
@@ -34,15 +49,22 @@ Invalid = BadRequest
 BadInputError = BadRequest
 
 
-class NotAuthenticated(GlanceException):
+class NotAuthenticated(GlanceException, canonical=True):
     """No valid credentials were supplied (401)."""
 
     code = 401
     title = "Unauthorized"
     default_message = "Authentication required"
 
+    def __init__(self, message: str | None = None, challenge: str | None = None) -> None:
+        super().__init__(message)
+        self.challenge = challenge  # the WWW-Authenticate value of the server's auth mode
 
-class Forbidden(GlanceException):
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": self.challenge} if self.challenge else {}
+
+
+class Forbidden(GlanceException, canonical=True):
     """The caller may not do this (403)."""
 
     code = 403
@@ -53,7 +75,7 @@ class Forbidden(GlanceException):
 NotAuthorized = Forbidden
 
 
-class NotFound(GlanceException):
+class NotFound(GlanceException, canonical=True):
     """The resource does not exist or is not visible to the caller (404)."""
 
     code = 404
@@ -61,12 +83,19 @@ class NotFound(GlanceException):
     default_message = "An object with the specified identifier was not found"
 
 
-class MethodNotAllowed(GlanceException):
+class MethodNotAllowed(GlanceException, canonical=True):
     """The route exists but not for this method (405)."""
 
     code = 405
     title = "Method Not Allowed"
     default_message = "Method not allowed"
+
+    def __init__(self, message: str | None = None, allow: str | None = None) -> None:
+        super().__init__(message)
+        self.allow = allow  # the methods the route serves
+
+    def headers(self) -> dict[str, str]:
+        return {"Allow": self.allow} if self.allow else {}
 
 
 class Conflict(GlanceException):
@@ -77,13 +106,13 @@ class Conflict(GlanceException):
     default_message = "The request conflicts with the current state of the resource"
 
 
-class Duplicate(Conflict):
+class Duplicate(Conflict, canonical=True):
     """An object with this identifier already exists (409)."""
 
     default_message = "An object with the same identifier already exists"
 
 
-class Gone(GlanceException):
+class Gone(GlanceException, canonical=True):
     """The image was deleted while its data was being uploaded (410); nothing was kept."""
 
     code = 410
@@ -91,7 +120,7 @@ class Gone(GlanceException):
     default_message = "The image was deleted during the upload"
 
 
-class LimitExceeded(GlanceException):
+class LimitExceeded(GlanceException, canonical=True):
     """A size, quota or count limit was exceeded (413)."""
 
     code = 413
@@ -102,8 +131,11 @@ class LimitExceeded(GlanceException):
         super().__init__(message)
         self.retry_after = retry
 
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)} if self.retry_after else {}
 
-class UnsupportedMediaType(GlanceException):
+
+class UnsupportedMediaType(GlanceException, canonical=True):
     """The request body's Content-Type is not one this route accepts (415)."""
 
     code = 415
@@ -114,6 +146,9 @@ class UnsupportedMediaType(GlanceException):
         super().__init__(message)
         self.accept_patch = accept_patch
 
+    def headers(self) -> dict[str, str]:
+        return {"Accept-Patch": self.accept_patch} if self.accept_patch else {}
+
 
 class InvalidDiskImage(UnsupportedMediaType):
     """Uploaded data is not the declared disk_format, or is an unsafe disk (415)."""
@@ -121,7 +156,7 @@ class InvalidDiskImage(UnsupportedMediaType):
     default_message = "The image data is not a valid disk of the declared disk_format"
 
 
-class RangeNotSatisfiable(GlanceException):
+class RangeNotSatisfiable(GlanceException, canonical=True):
     """The requested byte range lies outside the image (416)."""
 
     code = 416
@@ -129,7 +164,7 @@ class RangeNotSatisfiable(GlanceException):
     default_message = "Requested range not satisfiable"
 
 
-class HeadersTooLarge(BadRequest):
+class HeadersTooLarge(BadRequest, canonical=True):
     """Request headers exceed the server's budget (431)."""
 
     code = 431
@@ -137,13 +172,13 @@ class HeadersTooLarge(BadRequest):
     default_message = "Request headers are too large"
 
 
-class ServerError(GlanceException):
+class ServerError(GlanceException, canonical=True):
     """The server failed (5xx)."""
 
     code = 500
 
 
-class ServiceUnavailable(ServerError):
+class ServiceUnavailable(ServerError, canonical=True):
     """The server or one of its stores is unavailable (503)."""
 
     code = 503
@@ -151,7 +186,7 @@ class ServiceUnavailable(ServerError):
     default_message = "The service is unavailable"
 
 
-class MultipleChoices(GlanceException):
+class MultipleChoices(GlanceException, canonical=True):
     """The server answered with its versions document (300)."""
 
     code = 300
@@ -181,27 +216,16 @@ class StoreError(GlanceException):
     default_message = "The store failed"
 
 
-_BY_STATUS: dict[int, type[GlanceException]] = {
-    300: MultipleChoices,
-    400: BadRequest,
-    401: NotAuthenticated,
-    403: Forbidden,
-    404: NotFound,
-    405: MethodNotAllowed,
-    409: Duplicate,
-    410: Gone,
-    413: LimitExceeded,
-    415: UnsupportedMediaType,
-    416: RangeNotSatisfiable,
-    431: HeadersTooLarge,
-    500: ServerError,
-    503: ServiceUnavailable,
-}
+class ConfigError(GlanceException):
+    """A setting is missing or wrong: the server (or a command) cannot start. Only the
+    command-line entry points turn it into an exit."""
+
+    default_message = "Bad configuration"
 
 
 def from_status(status: int, message: str | None = None) -> GlanceException:
     """Build the exception a client raises for an HTTP error ``status``."""
-    cls = _BY_STATUS.get(status)
+    cls = _CANONICAL.get(status)
     if cls is not None:
         return cls(message)
     if 400 <= status < 500:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 # Execution option marking an engine (``engine.execution_options(**{WRITE_OPTION: True})``)
@@ -22,7 +23,7 @@ def create_registry_engine(database_url: str) -> Engine:
                                pool_size=8, max_overflow=8)
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (below)
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -32,7 +33,7 @@ def create_registry_engine(database_url: str) -> Engine:
             cursor.close()
 
         @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
+        def _sqlite_begin(conn: Connection) -> None:
             # A write transaction takes the database's write lock at BEGIN, so what it reads
             # stays true until it commits (a compare-and-set); a read transaction is one
             # snapshot (the driver's own handling began none before the first write).

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from glance.common.exception import ConfigError
 from glance.config import Settings
-from glance.stores.base import Store, StoredObject, StoreNotFound, StoreWriteError
+from glance.stores.base import Store, StoredObject, StoreNotFound, StoreReadError, StoreWriteError
 from glance.stores.file import FileStore
 from glance.stores.http import HttpStore
 
-__all__ = ["Store", "StoredObject", "StoreNotFound", "StoreWriteError", "FileStore", "HttpStore",
-           "DRIVERS", "build_stores", "unique_stores", "build_staging_store",
-           "build_web_download_store", "STAGING_STORE", "WEB_DOWNLOAD_STORE"]
+__all__ = ["DRIVERS", "STAGING_STORE", "WEB_DOWNLOAD_STORE", "FileStore", "HttpStore", "Store",
+           "StoreNotFound", "StoreReadError", "StoreWriteError", "StoredObject", "build_stores",
+           "build_staging_store", "build_web_download_store", "unique_stores"]
 
 STAGING_STORE = "os_glance_staging_store"
 WEB_DOWNLOAD_STORE = "os_glance_web_download"
@@ -57,14 +58,14 @@ def build_stores(settings: Settings) -> dict[str, Store]:
         driver = conf.pop("driver", None)
         factory = DRIVERS.get(driver) if isinstance(driver, str) else None
         if factory is None:
-            raise SystemExit(f"glance: store {name!r}: unknown driver {driver!r} "
-                             f"(known: {', '.join(sorted(DRIVERS))})")
+            raise ConfigError(f"store {name!r}: unknown driver {driver!r} "
+                              f"(known: {', '.join(sorted(DRIVERS))})")
         if name == "http":
-            raise SystemExit("glance: store name 'http' is reserved for the read-only http store")
+            raise ConfigError("store name 'http' is reserved for the read-only http store")
         try:
             stores[name] = factory(name, conf, settings)
         except (TypeError, ValueError) as exc:
-            raise SystemExit(f"glance: store {name!r} (driver {driver}): {exc}") from None
+            raise ConfigError(f"store {name!r} (driver {driver}): {exc}") from None
     for driver in ALIASED_DRIVERS:
         if driver not in stores:
             first = next((s for s in stores.values() if s.driver == driver), None)
@@ -76,8 +77,8 @@ def build_stores(settings: Settings) -> dict[str, Store]:
                                    read_chunk_size=settings.chunk_size)
     stores["http"] = HttpStore("http", chunk_size=settings.chunk_size)
     if settings.default_store not in stores or not stores[settings.default_store].writable:
-        raise SystemExit(f"glance: default_store {settings.default_store!r} is not a configured "
-                         f"store (have: {', '.join(stores)})")
+        raise ConfigError(f"default_store {settings.default_store!r} is not a configured "
+                          f"store (have: {', '.join(stores)})")
     return stores
 
 

@@ -1,15 +1,25 @@
-"""The store interface: stores move bytes under keys and know nothing of images."""
+"""The store interface: stores move bytes under keys and know nothing of images.
+
+``Store``'s public methods are the one edge every driver shares: they check the key,
+translate the driver's vendor errors (``vendor_errors`` → ``translate``) into store errors,
+cut reads to the length asked for, and time each call. Drivers implement the ``_``-methods.
+"""
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import AsyncIterator, ClassVar, TypeAlias
+from typing import AsyncGenerator, AsyncIterator, ClassVar, Literal, TypeAlias
 
 from glance.common import exception
 
+LOG = logging.getLogger(__name__)
+
 Chunk: TypeAlias = bytes | bytearray  # what flows through an upload
+Doing: TypeAlias = Literal["start", "write", "read", "stat", "delete", "discard"]
 
 _KEY_RE = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,127}$")
 
@@ -19,7 +29,11 @@ class StoreNotFound(exception.NotFound):
 
 
 class StoreWriteError(exception.StoreError):
-    """The store could not write (disk full, permission, backend failure)."""
+    """The store could not write or delete (disk full, permission, backend failure)."""
+
+
+class StoreReadError(exception.StoreError):
+    """The store could not read (backend failure, lost connection)."""
 
 
 def check_key(key: str) -> str:
@@ -27,6 +41,14 @@ def check_key(key: str) -> str:
     if not _KEY_RE.match(key):
         raise exception.BadRequest(f"Invalid store key {key!r}")
     return key
+
+
+def range_header(offset: int, length: int | None) -> str | None:
+    """The HTTP ``Range`` value asking for ``length`` bytes (all: None) from ``offset``; None
+    when the whole object is wanted."""
+    if not offset and length is None:
+        return None
+    return f"bytes={offset}-{'' if length is None else offset + length - 1}"
 
 
 @dataclass(frozen=True)
@@ -37,47 +59,142 @@ class StoredObject:
     size: int
 
 
+class _Source:
+    """The chunks given to ``put``, remembering what they raised: the source's own errors
+    (a client gone, a size check) pass through untranslated."""
+
+    def __init__(self, chunks: AsyncIterator[Chunk]) -> None:
+        self._chunks = chunks.__aiter__()
+        self.failure: BaseException | None = None
+
+    def __aiter__(self) -> _Source:
+        return self
+
+    async def __anext__(self) -> Chunk:
+        try:
+            return await self._chunks.__anext__()
+        except StopAsyncIteration:
+            raise
+        except BaseException as exc:
+            self.failure = exc
+            raise
+
+
 class Store(ABC):
     """A named instance of a byte store.
 
-    ``put`` consumes the chunks; if the iterator raises, or the store fails, the partial
+    Capabilities: ``writable`` (put and delete work), ``keys_are_urls`` (keys are public
+    http(s) URLs, as registered by v1 locations), ``local_path`` (a local file to send with
+    zero-copy). ``put`` consumes the chunks; if they raise, or the store fails, the partial
     object is removed before the exception propagates: nothing half-written survives.
-    Vendor errors never escape: they become ``StoreNotFound`` or ``StoreWriteError``.
     """
 
     driver: ClassVar[str]
     writable: ClassVar[bool] = True
+    keys_are_urls: ClassVar[bool] = False
+    vendor_errors: ClassVar[tuple[type[BaseException], ...]] = ()
 
     def __init__(self, name: str) -> None:
         self.name = name
 
+    # -- the edge ---------------------------------------------------------------------------
+
+    def valid_key(self, key: str) -> str:
+        """``key`` if this store can hold it, else BadRequest."""
+        return check_key(key)
+
+    def translate(self, exc: BaseException, key: str | None,
+                  doing: Doing) -> exception.GlanceException:
+        """The store error standing for the vendor error ``exc`` met while ``doing``."""
+        return self.failed(doing, f"{type(exc).__name__}: {exc}")
+
+    def failed(self, doing: Doing, reason: str) -> exception.StoreError:
+        """StoreReadError for reads, StoreWriteError for everything else."""
+        cls = StoreReadError if doing in ("read", "stat") else StoreWriteError
+        return cls(f"Store {self.name} failed to {doing}: {reason}")
+
     async def start(self) -> None:
-        """Prepare the store (create directories, buckets …); clean leftovers of a crash."""
+        """Prepare the store (create directories, buckets …). Raises StoreWriteError."""
+        try:
+            await self._start()
+        except self.vendor_errors as exc:
+            raise self.translate(exc, None, "start") from None
 
     async def close(self) -> None:
         """Release connections."""
 
-    @abstractmethod
     async def put(self, key: str, chunks: AsyncIterator[Chunk],
                   size_hint: int | None = None) -> StoredObject:
-        """Store the chunks under ``key`` atomically. Raises StoreWriteError."""
+        """Store the chunks under ``key`` atomically. Raises StoreWriteError (or whatever
+        the chunks raise)."""
+        key = self.valid_key(key)
+        if not self.writable:
+            raise StoreWriteError(f"Store {self.name} is read-only")
+        source = _Source(chunks)
+        started = time.monotonic()
+        try:
+            stored = await self._put(key, source, size_hint)
+        except self.vendor_errors as exc:
+            if exc is source.failure:
+                raise
+            raise self.translate(exc, key, "write") from None
+        LOG.debug("store %s: put %s, %d bytes in %.3f s", self.name, key, stored.size,
+                  time.monotonic() - started)
+        return stored
 
-    @abstractmethod
-    def get(self, key: str, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
-        """Stream ``length`` bytes (all when None) from ``offset``. Raises StoreNotFound."""
+    async def get(self, key: str, offset: int = 0,
+                  length: int | None = None) -> AsyncGenerator[bytes, None]:
+        """Stream ``length`` bytes (all when None) from ``offset``. Raises StoreNotFound,
+        StoreReadError."""
+        key = self.valid_key(key)
+        if length == 0:
+            return
+        started = time.monotonic()
+        stream = self._get(key, offset, length)
+        remaining = length
+        try:
+            async for chunk in stream:
+                if remaining is not None:
+                    chunk = chunk[:remaining]
+                    remaining -= len(chunk)
+                if chunk:
+                    yield chunk
+                if remaining == 0:
+                    break
+        except self.vendor_errors as exc:
+            raise self.translate(exc, key, "read") from None
+        finally:
+            await stream.aclose()
+        LOG.debug("store %s: read %s from %d in %.3f s", self.name, key, offset,
+                  time.monotonic() - started)
 
-    @abstractmethod
     async def delete(self, key: str) -> bool:
         """Remove ``key``; True if something was removed, False if it was not there."""
+        key = self.valid_key(key)
+        if not self.writable:
+            return False  # the data is not ours to delete
+        try:
+            return await self._delete(key)
+        except self.vendor_errors as exc:
+            raise self.translate(exc, key, "delete") from None
 
-    @abstractmethod
     async def stat(self, key: str) -> StoredObject:
-        """Size of what is stored under ``key``. Raises StoreNotFound."""
+        """Size of what is stored under ``key``. Raises StoreNotFound, StoreReadError."""
+        key = self.valid_key(key)
+        try:
+            return await self._stat(key)
+        except self.vendor_errors as exc:
+            raise self.translate(exc, key, "stat") from None
 
     async def discard_partial(self, key: str) -> None:
         """Remove what an interrupted ``put`` of ``key`` left behind (after a crash): pending
-        multipart uploads, orphan segments. Never raises for what is not there; StoreWriteError
-        when the store cannot be reached."""
+        multipart uploads, orphan segments. Never raises for what is not there;
+        StoreWriteError when the store cannot be reached."""
+        key = self.valid_key(key)
+        try:
+            await self._discard_partial(key)
+        except self.vendor_errors as exc:
+            raise self.translate(exc, key, "discard") from None
 
     async def exists(self, key: str) -> bool:
         """Whether ``key`` is stored."""
@@ -90,3 +207,29 @@ class Store(ABC):
     def local_path(self, key: str) -> str | None:
         """A local file holding ``key``'s bytes, for zero-copy sends; None if not local."""
         return None
+
+    # -- what drivers implement -------------------------------------------------------------
+
+    async def _start(self) -> None:
+        """Prepare the store."""
+
+    @abstractmethod
+    async def _put(self, key: str, chunks: AsyncIterator[Chunk],
+                   size_hint: int | None) -> StoredObject:
+        """Write the chunks under the (valid) ``key``; remove the partial object on failure."""
+
+    @abstractmethod
+    def _get(self, key: str, offset: int, length: int | None) -> AsyncGenerator[bytes, None]:
+        """An async generator of the bytes from ``offset`` (at least ``length`` of them, or
+        all); StoreNotFound when the key is missing."""
+
+    @abstractmethod
+    async def _delete(self, key: str) -> bool:
+        """Remove ``key``; whether it was there."""
+
+    @abstractmethod
+    async def _stat(self, key: str) -> StoredObject:
+        """The size under ``key``; StoreNotFound when missing."""
+
+    async def _discard_partial(self, key: str) -> None:
+        """Remove leftovers of an interrupted put of ``key``."""

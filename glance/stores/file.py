@@ -8,29 +8,37 @@ import os
 import time
 import uuid
 from pathlib import Path
-from typing import AsyncIterator, Awaitable, TypeVar
+from typing import AsyncGenerator, AsyncIterator
 
-from glance.stores.base import Chunk, Store, StoredObject, StoreNotFound, StoreWriteError, check_key
+from glance.common import exception
+from glance.stores.base import Chunk, Doing, Store, StoredObject, StoreNotFound
 
 LOG = logging.getLogger(__name__)
 PART_SUFFIX = ".part"
 STALE_PART_SECONDS = 24 * 3600  # no live write leaves its part file untouched this long
-T = TypeVar("T")
 
 
 class FileStore(Store):
-    """Keys are file names inside ``directory``; a key can never name a path outside it."""
+    """Keys are file names inside ``directory``; a key can never name a path outside it.
+    Every OSError becomes a store error here (a full or unwritable disk: 503)."""
 
     driver = "file"
+    vendor_errors = (OSError,)
 
-    def __init__(self, name: str, directory: str, fsync: bool = True,
-                 read_chunk_size: int = 1 << 20) -> None:
+    def __init__(self, name: str, directory: str, *, fsync: bool, read_chunk_size: int) -> None:
         super().__init__(name)
         self.directory = Path(directory).resolve()
         self.fsync = fsync
         self.read_chunk_size = read_chunk_size
 
-    async def start(self) -> None:
+    def translate(self, exc: BaseException, key: str | None,
+                  doing: Doing) -> exception.GlanceException:
+        if isinstance(exc, FileNotFoundError) and key is not None and doing in ("read", "stat"):
+            return StoreNotFound(f"{key} is not in store {self.name}")
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return self.failed(doing, reason)
+
+    async def _start(self) -> None:
         """Create the directory. Partial files of interrupted writes are removed by
         ``discard_partial`` when the registry says whose they were (other processes may be
         writing into the same directory), or here once untouched for STALE_PART_SECONDS."""
@@ -44,55 +52,41 @@ class FileStore(Store):
             except FileNotFoundError:
                 pass
 
-    async def discard_partial(self, key: str) -> None:
-        for leftover in self.directory.glob(f"{check_key(key)}.*{PART_SUFFIX}"):
+    async def _discard_partial(self, key: str) -> None:
+        for leftover in self.directory.glob(f"{key}.*{PART_SUFFIX}"):
             LOG.warning("removing partial upload left by a crash: %s", leftover)
             leftover.unlink(missing_ok=True)
 
     def _path(self, key: str) -> Path:
-        path = self.directory / check_key(key)
+        path = self.directory / self.valid_key(key)
         if path.parent != self.directory:
             raise StoreNotFound(f"Invalid key {key!r}")
         return path
 
-    async def put(self, key: str, chunks: AsyncIterator[Chunk],
-                  size_hint: int | None = None) -> StoredObject:
+    async def _put(self, key: str, chunks: AsyncIterator[Chunk],
+                   size_hint: int | None) -> StoredObject:
         final = self._path(key)
         part = self.directory / f"{key}.{uuid.uuid4().hex}{PART_SUFFIX}"
-        try:
-            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o640)
-        except OSError as exc:
-            raise StoreWriteError(f"Cannot write to store {self.name}: {exc.strerror}") from None
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o640)
         size = 0
         try:
             async for chunk in chunks:  # the source's own errors propagate unchanged
-                await self._io(asyncio.to_thread(_write_all, fd, chunk))
+                await asyncio.to_thread(_write_all, fd, chunk)
                 size += len(chunk)
             if self.fsync:
-                await self._io(asyncio.to_thread(os.fsync, fd))
+                await asyncio.to_thread(os.fsync, fd)
             os.close(fd)
             fd = -1
-            await self._io(asyncio.to_thread(os.replace, part, final))
+            await asyncio.to_thread(os.replace, part, final)
         finally:
             if fd >= 0:
                 os.close(fd)
             part.unlink(missing_ok=True)
         return StoredObject(key=key, size=size)
 
-    async def _io(self, operation: Awaitable[T]) -> T:
-        """Await a disk operation, translating OSError into StoreWriteError."""
-        try:
-            return await operation
-        except OSError as exc:
-            raise StoreWriteError(f"Cannot write to store {self.name}: {exc.strerror}") from None
-
-    async def get(self, key: str, offset: int = 0,
-                  length: int | None = None) -> AsyncIterator[bytes]:
-        path = self._path(key)
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            raise StoreNotFound(f"{key} is not in store {self.name}") from None
+    async def _get(self, key: str, offset: int,
+                   length: int | None) -> AsyncGenerator[bytes, None]:
+        fd = os.open(self._path(key), os.O_RDONLY | os.O_CLOEXEC)
         try:
             remaining = length
             position = offset
@@ -109,18 +103,15 @@ class FileStore(Store):
         finally:
             os.close(fd)
 
-    async def delete(self, key: str) -> bool:
+    async def _delete(self, key: str) -> bool:
         try:
             self._path(key).unlink()
             return True
         except FileNotFoundError:
             return False
 
-    async def stat(self, key: str) -> StoredObject:
-        try:
-            return StoredObject(key=key, size=self._path(key).stat().st_size)
-        except FileNotFoundError:
-            raise StoreNotFound(f"{key} is not in store {self.name}") from None
+    async def _stat(self, key: str) -> StoredObject:
+        return StoredObject(key=key, size=self._path(key).stat().st_size)
 
     def local_path(self, key: str) -> str | None:
         return str(self._path(key))

@@ -5,13 +5,21 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from typing import AsyncIterator
+from typing import AsyncGenerator, AsyncIterator
 from urllib.parse import urlsplit
 
 import httpx
 
 from glance.common import exception
-from glance.stores.base import Chunk, Store, StoredObject, StoreNotFound, StoreWriteError
+from glance.stores.base import (
+    Chunk,
+    Doing,
+    Store,
+    StoredObject,
+    StoreNotFound,
+    StoreWriteError,
+    range_header,
+)
 
 
 def check_url(url: str) -> str:
@@ -54,6 +62,8 @@ class HttpStore(Store):
 
     driver = "http"
     writable = False
+    keys_are_urls = True
+    vendor_errors = (httpx.HTTPError,)
 
     def __init__(self, name: str, timeout: float = 60.0, chunk_size: int = 1 << 20,
                  allow_private: bool = True) -> None:
@@ -65,50 +75,44 @@ class HttpStore(Store):
         self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=True,
                                          event_hooks=hooks)
 
+    def valid_key(self, key: str) -> str:
+        return check_url(key)
+
+    def translate(self, exc: BaseException, key: str | None,
+                  doing: Doing) -> exception.GlanceException:
+        if doing == "stat":  # an address that does not answer is as good as missing
+            return StoreNotFound(f"Cannot reach {key}: {exc}")
+        return self.failed(doing, f"cannot read {key}: {exc}")
+
     async def close(self) -> None:
         await self._client.aclose()
 
-    async def put(self, key: str, chunks: AsyncIterator[Chunk],
-                  size_hint: int | None = None) -> StoredObject:
+    async def _put(self, key: str, chunks: AsyncIterator[Chunk],
+                   size_hint: int | None) -> StoredObject:
         raise StoreWriteError(f"Store {self.name} is read-only")
 
-    async def get(self, key: str, offset: int = 0,
-                  length: int | None = None) -> AsyncIterator[bytes]:
-        headers = {}
-        if offset or length is not None:
-            end = "" if length is None else str(offset + length - 1)
-            headers["Range"] = f"bytes={offset}-{end}"
-        try:
-            async with self._client.stream("GET", check_url(key), headers=headers) as response:
-                if response.status_code == 404:
-                    raise StoreNotFound(f"{key} answered 404")
-                if response.status_code >= 400:
-                    raise StoreWriteError(f"{key} answered {response.status_code}")
-                skip = offset if (headers and response.status_code == 200) else 0
-                remaining = length
-                async for chunk in response.aiter_bytes(self.chunk_size):
-                    if skip:
-                        cut = min(skip, len(chunk))
-                        chunk, skip = chunk[cut:], skip - cut
-                    if remaining is not None:
-                        chunk = chunk[:remaining]
-                        remaining -= len(chunk)
-                    if chunk:
-                        yield chunk
-                    if remaining == 0:
-                        break
-        except httpx.HTTPError as exc:
-            raise StoreWriteError(f"Cannot read {key}: {exc}") from None
+    async def _get(self, key: str, offset: int,
+                   length: int | None) -> AsyncGenerator[bytes, None]:
+        wanted = range_header(offset, length)
+        headers = {"Range": wanted} if wanted else {}
+        async with self._client.stream("GET", key, headers=headers) as response:
+            if response.status_code == 404:
+                raise StoreNotFound(f"{key} answered 404")
+            if response.status_code >= 400:
+                raise self.failed("read", f"{key} answered {response.status_code}")
+            skip = offset if (wanted and response.status_code == 200) else 0  # Range ignored
+            async for chunk in response.aiter_bytes(self.chunk_size):
+                if skip:
+                    cut = min(skip, len(chunk))
+                    chunk, skip = chunk[cut:], skip - cut
+                yield chunk
 
-    async def stat(self, key: str) -> StoredObject:
-        try:
-            response = await self._client.head(check_url(key))
-        except httpx.HTTPError as exc:
-            raise StoreNotFound(f"Cannot reach {key}: {exc}") from None
+    async def _stat(self, key: str) -> StoredObject:
+        response = await self._client.head(key)
         if response.status_code >= 400:
             raise StoreNotFound(f"{key} answered {response.status_code}")
         length = response.headers.get("Content-Length")
         return StoredObject(key=key, size=int(length) if length and length.isdigit() else 0)
 
-    async def delete(self, key: str) -> bool:
+    async def _delete(self, key: str) -> bool:
         return False  # the data is not ours to delete

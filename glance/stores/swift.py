@@ -16,33 +16,41 @@ import logging
 import queue
 import uuid
 from contextlib import contextmanager
-from typing import Any, AsyncIterator, Iterator, NoReturn
+from typing import Any, AsyncGenerator, Iterator
 
 import requests
 from swiftclient import client as swiftclient
 from swiftclient.exceptions import ClientException
 
-from glance.stores._parts import Blocking, BufferReader, PartReader, PartSender, shielded
-from glance.stores.base import Chunk, Store, StoredObject, StoreNotFound, StoreWriteError, check_key
+from glance.common import exception
+from glance.stores.base import Doing, StoredObject, StoreNotFound, range_header
+from glance.stores.multipart import (
+    Blocking,
+    BufferReader,
+    PartedStore,
+    PartReader,
+    PartSender,
+    shielded,
+)
 
 LOG = logging.getLogger(__name__)
-MAX_SEGMENTS = 1000  # Swift's default max_manifest_segments
 _VENDOR_ERRORS = (ClientException, requests.RequestException, OSError)
 
 
-class SwiftStore(Store):
-    """Keys are object names in ``container``."""
+class SwiftStore(PartedStore):
+    """Keys are object names in ``container``; the settings are those declared in
+    ``glance.config`` (``STORE_SETTINGS["swift"]``)."""
 
     driver = "swift"
+    max_parts = 1000  # Swift's default max_manifest_segments
+    vendor_errors = _VENDOR_ERRORS
 
     def __init__(self, name: str, *, auth_url: str, user: str, key: str, container: str,
-                 auth_version: str = "1", project_name: str | None = None,
-                 project_domain_name: str = "Default", user_domain_name: str = "Default",
-                 region_name: str | None = None, create_container: bool = False,
-                 segment_size: int = 64 << 20, max_concurrency: int = 2,
-                 insecure: bool = False, timeout: float = 120.0, max_threads: int = 16,
-                 read_chunk_size: int = 1 << 20) -> None:
-        super().__init__(name)
+                 auth_version: str, project_name: str | None, project_domain_name: str,
+                 user_domain_name: str, region_name: str | None, create_container: bool,
+                 segment_size: int, max_concurrency: int, insecure: bool, timeout: float,
+                 max_threads: int, read_chunk_size: int) -> None:
+        super().__init__(name, part_size=segment_size)
         if segment_size < 1 or max_concurrency < 1:
             raise ValueError("segment_size and max_concurrency must be positive")
         version = str(auth_version).lstrip("v")
@@ -60,7 +68,6 @@ class SwiftStore(Store):
         self.container = container
         self.segments = f"{container}_segments"
         self.create_container = create_container
-        self.segment_size = segment_size
         self.max_concurrency = max_concurrency
         self.read_chunk_size = read_chunk_size
         os_options: dict[str, Any] = {}
@@ -95,34 +102,29 @@ class SwiftStore(Store):
         with self._connection() as conn:
             return getattr(conn, method)(*args, **kwargs)
 
-    def _fail(self, exc: BaseException, key: str | None, doing: str) -> NoReturn:
+    def translate(self, exc: BaseException, key: str | None,
+                  doing: Doing) -> exception.GlanceException:
         if isinstance(exc, ClientException) and exc.http_status == 404 and key is not None:
-            raise StoreNotFound(f"{key} is not in store {self.name}") from None
+            return StoreNotFound(f"{key} is not in store {self.name}")
         status = getattr(exc, "http_status", None)
         lines = [line for line in str(exc).splitlines() if line.strip()]
         reason = f"HTTP {status}" if status else (lines[0][:200] if lines else type(exc).__name__)
-        raise StoreWriteError(f"Store {self.name} failed to {doing}: {reason}") from None
+        return self.failed(doing, reason)
 
-    async def _swift(self, doing: str, key: str | None, method: str, *args: Any,
-                     **kwargs: Any) -> Any:
-        try:
-            return await self._call(self._blocking, method, *args, **kwargs)
-        except _VENDOR_ERRORS as exc:
-            self._fail(exc, key, doing)
+    async def _swift(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """``method`` of a pooled connection, in a worker thread."""
+        return await self._call(self._blocking, method, *args, **kwargs)
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def _start(self) -> None:
         for container in (self.container, self.segments):
             try:
-                await self._call(self._blocking, "head_container", container)
+                await self._swift("head_container", container)
             except ClientException as exc:
                 if exc.http_status != 404 or not self.create_container:
-                    self._fail(exc, None, f"open container {container}")
-                await self._swift(f"create container {container}", None, "put_container",
-                                  container)
-            except _VENDOR_ERRORS as exc:
-                self._fail(exc, None, f"open container {container}")
+                    raise
+                await self._swift("put_container", container)
 
     async def close(self) -> None:
         self._call.shutdown()
@@ -134,28 +136,14 @@ class SwiftStore(Store):
 
     # -- bytes ------------------------------------------------------------------------------
 
-    async def put(self, key: str, chunks: AsyncIterator[Chunk],
-                  size_hint: int | None = None) -> StoredObject:
-        check_key(key)
-        segment_size = self.segment_size
-        if size_hint is not None and size_hint > segment_size * MAX_SEGMENTS:
-            segment_size = -(-size_hint // MAX_SEGMENTS)  # bigger segments, so that it fits
-        reader = PartReader(chunks, segment_size)
-        first = await reader.next_part() or bytearray()
-        if reader.eof and len(first) < segment_size:
-            await self._put_plain(key, first)
-            return StoredObject(key=key, size=len(first))
-        reader.push_back(first)
-        del first  # only the reader holds the part now
-        return await self._put_segmented(key, reader)
+    async def _put_whole(self, key: str, data: bytearray) -> None:
+        await self._put_object(self.container, key, data)
 
-    async def _put_plain(self, container_key: str, data: bytearray, container: str | None = None,
-                         doing: str = "write") -> str:
+    async def _put_object(self, container: str, name: str, data: bytearray) -> str:
         # a file object, so that swiftclient can rewind it to retry
         body: Any = BufferReader(data) if data else b""
         try:
-            etag: str = await self._swift(doing, container_key, "put_object",
-                                          container or self.container, container_key, body,
+            etag: str = await self._swift("put_object", container, name, body,
                                           content_length=len(data),
                                           chunk_size=(1 << 20) if data else None,
                                           content_type="application/octet-stream")
@@ -164,30 +152,29 @@ class SwiftStore(Store):
             if data:
                 body.release()
 
-    async def _put_segmented(self, key: str, reader: PartReader) -> StoredObject:
+    async def _put_parts(self, key: str, reader: PartReader) -> None:
         prefix = f"{key}/{uuid.uuid4().hex}/"
 
         async def send(number: int, data: bytearray) -> dict[str, Any]:
             name = f"{prefix}{number:08d}"
-            etag = await self._put_plain(name, data, self.segments, "write a segment")
+            etag = await self._put_object(self.segments, name, data)
             return {"path": f"/{self.segments}/{name}", "etag": etag, "size_bytes": len(data)}
 
         sender: PartSender[dict[str, Any]] = PartSender(send, self.max_concurrency)
         try:
             manifest = await sender.run(reader)
-            await self._swift("write the manifest", key, "put_object", self.container, key,
-                              json.dumps(manifest), query_string="multipart-manifest=put",
+            await self._swift("put_object", self.container, key, json.dumps(manifest),
+                              query_string="multipart-manifest=put",
                               content_type="application/octet-stream")
         except BaseException:
             await shielded(self._discard_segments(prefix, sender))
             raise
-        return StoredObject(key=key, size=reader.total)
 
     async def _discard_segments(self, prefix: str, sender: PartSender[Any]) -> None:
         await sender.settle()  # no segment may land after the cleanup
         try:
-            _, listing = await self._call(self._blocking, "get_container", self.segments,
-                                          prefix=prefix, full_listing=True)
+            _, listing = await self._swift("get_container", self.segments, prefix=prefix,
+                                           full_listing=True)
         except _VENDOR_ERRORS as exc:
             LOG.error("store %s: cannot list segments %s*: %s", self.name, prefix, exc)
             return
@@ -201,54 +188,37 @@ class SwiftStore(Store):
             container, _, name = path.lstrip("/").partition("/")
             async with slots:
                 try:
-                    await self._call(self._blocking, "delete_object", container, name)
-                except ClientException as exc:
-                    if exc.http_status != 404:
-                        LOG.error("store %s: cannot delete segment %s: %s", self.name, path, exc)
+                    await self._swift("delete_object", container, name)
                 except _VENDOR_ERRORS as exc:
-                    LOG.error("store %s: cannot delete segment %s: %s", self.name, path, exc)
+                    if not (isinstance(exc, ClientException) and exc.http_status == 404):
+                        LOG.error("store %s: cannot delete segment %s: %s", self.name, path, exc)
 
         await asyncio.gather(*(one(path) for path in paths))
 
-    async def discard_partial(self, key: str) -> None:
-        check_key(key)
-        _, listing = await self._swift("list segments", None, "get_container", self.segments,
-                                       prefix=f"{key}/", full_listing=True)
+    async def _discard_partial(self, key: str) -> None:
+        _, listing = await self._swift("get_container", self.segments, prefix=f"{key}/",
+                                       full_listing=True)
         if listing:
             LOG.warning("store %s: deleting %d segment(s) of %s left by a crash", self.name,
                         len(listing), key)
         await self._delete_segments([f"/{self.segments}/{item['name']}" for item in listing])
 
-    async def get(self, key: str, offset: int = 0,
-                  length: int | None = None) -> AsyncIterator[bytes]:
-        check_key(key)
-        if length == 0:
-            return
-        headers = {}
-        if offset or length is not None:
-            end = "" if length is None else str(offset + length - 1)
-            headers["Range"] = f"bytes={offset}-{end}"
+    async def _get(self, key: str, offset: int,
+                   length: int | None) -> AsyncGenerator[bytes, None]:
+        wanted = range_header(offset, length)
         conn = self._take()
         try:
             try:
                 _, body = await self._call(conn.get_object, self.container, key,
                                            resp_chunk_size=self.read_chunk_size,
-                                           headers=headers or None)
+                                           headers={"Range": wanted} if wanted else None)
             except ClientException as exc:
-                if exc.http_status == 416:
-                    self._idle.put(conn)
-                    return  # nothing at or after offset
-                self._fail(exc, key, "read")
-            except _VENDOR_ERRORS as exc:
-                self._fail(exc, key, "read")
+                if exc.http_status != 416:
+                    raise
+                self._idle.put(conn)
+                return  # nothing at or after offset
             try:
-                while True:
-                    try:
-                        data = await self._call(body.read, self.read_chunk_size)
-                    except _VENDOR_ERRORS as exc:
-                        self._fail(exc, None, f"read {key}")
-                    if not data:
-                        break
+                while data := await self._call(body.read, self.read_chunk_size):
                     yield data
             finally:
                 body.close()
@@ -263,30 +233,31 @@ class SwiftStore(Store):
         except queue.Empty:
             return swiftclient.Connection(**self._connect_args)
 
-    async def delete(self, key: str) -> bool:
-        check_key(key)
+    async def _delete(self, key: str) -> bool:
         try:
-            headers = await self._swift("stat", key, "head_object", self.container, key)
-        except StoreNotFound:
-            return False
+            headers = await self._swift("head_object", self.container, key)
+        except ClientException as exc:
+            if exc.http_status == 404:
+                return False
+            raise
         segments: list[str] = []
         if str(headers.get("x-static-large-object", "")).lower() == "true":
-            _, raw = await self._swift("read the manifest", key, "get_object", self.container,
-                                       key, query_string="multipart-manifest=get")
+            _, raw = await self._swift("get_object", self.container, key,
+                                       query_string="multipart-manifest=get")
             try:
                 segments = [item["name"] for item in json.loads(raw)]
             except (ValueError, KeyError, TypeError):
-                raise StoreWriteError(f"Store {self.name}: the manifest of {key} is not "
-                                      f"readable") from None
+                raise self.failed("delete", f"the manifest of {key} is not readable") from None
         try:
-            await self._swift("delete", key, "delete_object", self.container, key)
-        except StoreNotFound:
-            return False
+            await self._swift("delete_object", self.container, key)
+        except ClientException as exc:
+            if exc.http_status == 404:
+                return False
+            raise
         if segments:
             await self._delete_segments(segments)
         return True
 
-    async def stat(self, key: str) -> StoredObject:
-        check_key(key)
-        headers = await self._swift("stat", key, "head_object", self.container, key)
+    async def _stat(self, key: str) -> StoredObject:
+        headers = await self._swift("head_object", self.container, key)
         return StoredObject(key=key, size=int(headers.get("content-length", 0)))

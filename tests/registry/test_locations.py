@@ -67,40 +67,37 @@ def test_migration_moves_store_and_location_into_locations(database_url: str) ->
 def test_locations_of_an_image(registry: Registry) -> None:
     registry.create(Image(id="img", status="active", size=3,
                           locations=[Location("a", "img")]))
-    registry.add_location("img", Location("b", "img", "saving"), ["active"])
+    registry.add_location("img", Location("b", "img", "saving", "w0"), image_status=["active"])
     with pytest.raises(exception.Conflict):  # one location per store
-        registry.add_location("img", Location("b", "img", "saving"), ["active"])
+        registry.add_location("img", Location("b", "img", "saving"), image_status=["active"])
     with pytest.raises(exception.Conflict):  # only while the image is in a given status
-        registry.add_location("img", Location("c", "img", "saving"), ["queued"])
+        registry.add_location("img", Location("c", "img", "saving"), image_status=["queued"])
     image = registry.get("img")
     assert [loc.store for loc in image.locations] == ["a", "b"]
     assert [loc.store for loc in image.active_locations] == ["a"]
-    registry.set_location_status("img", "b", "active", "saving", ["active"], key="img-b")
+    registry.finish_copy("img", store="b", worker="w0", key="img-b")
     assert registry.get("img").locations[1] == Location("b", "img-b", "active")
     with pytest.raises(exception.Conflict):  # compare-and-set
-        registry.set_location_status("img", "b", "active", "saving")
+        registry.finish_copy("img", store="b", worker="w0", key="img-b")
     with pytest.raises(exception.NotFound):
-        registry.set_location_status("img", "zzz", "deleting", "active")
-    registry.set_location_status("img", "a", "deleting", "active", keep_another=True,
-                                 worker="w1")
+        registry.hold_copy_for_deletion("img", store="zzz", worker="w1")
+    registry.hold_copy_for_deletion("img", store="a", worker="w1")
     with pytest.raises(exception.Forbidden):  # never the last active copy
-        registry.set_location_status("img", "b", "deleting", "active", keep_another=True)
+        registry.hold_copy_for_deletion("img", store="b", worker="w1")
     assert registry.locations_in_status("deleting") == [("img", Location("a", "img",
                                                                          "deleting", "w1"))]
     assert not registry.forget_location("img", "a", worker="w2")  # only its holder forgets it
     assert registry.forget_location("img", "a", worker="w1")
     assert registry.get("img").locations == [Location("b", "img-b", "active")]
-    # update replaces the lot, in the same transaction as the status change
-    registry.update("img", {"status": "deactivated"}, expected_status=["active"],
-                    locations=[Location("c", "k1"), Location("d", "k2", "saving")])
+    # a transition replaces the lot, in the same transaction as the status change
+    registry.transition("img", from_=["active"], to="deactivated",
+                        locations=[Location("c", "k1"), Location("d", "k2", "saving")])
     assert [loc.store for loc in registry.get("img").locations] == ["c", "d"]
     with pytest.raises(exception.Conflict):
-        registry.update("img", {"status": "killed"}, expected_status=["queued"],
-                        locations=[])
+        registry.transition("img", from_=["queued"], to="killed", locations=[])
     assert len(registry.get("img").locations) == 2  # nothing changed
     # what the image has at that moment is marked, whatever the caller saw before
-    registry.update("img", {"status": "deleted", "deleted": True},
-                    locations_status="deleting")
+    registry.mark_deleted("img", worker="w1")
     assert [loc.status for loc in registry.get("img", include_deleted=True).locations] == [
         "deleting", "deleting"]
 
@@ -115,8 +112,8 @@ def test_rename_store(registry: Registry) -> None:
 
 
 def test_a_claim_is_won_by_exactly_one_of_many_concurrent_writers(registry: Registry) -> None:
-    """What keeps two simultaneous copy-image requests from both starting: the update with
-    ``unless_property`` is a compare-and-set on the property, under real concurrency."""
+    """What keeps two simultaneous copy-image requests from both starting: claim_property is
+    a compare-and-set on the property, under real concurrency."""
     from concurrent.futures import ThreadPoolExecutor
     from threading import Barrier
 
@@ -128,9 +125,10 @@ def test_a_claim_is_won_by_exactly_one_of_many_concurrent_writers(registry: Regi
         def claim(worker: int) -> bool:
             barrier.wait()
             try:
-                registry.update(image_id, {}, {"os_glance_importing_to_stores": f"s{worker}"},
-                                expected_status=["active"],
-                                unless_property="os_glance_importing_to_stores")
+                registry.claim_property(
+                    image_id, name="os_glance_importing_to_stores",
+                    properties={"os_glance_importing_to_stores": f"s{worker}"},
+                    image_status=["active"])
                 return True
             except exception.Conflict:
                 return False
@@ -141,6 +139,7 @@ def test_a_claim_is_won_by_exactly_one_of_many_concurrent_writers(registry: Regi
         image = registry.get(image_id)
         assert image.properties["os_glance_importing_to_stores"] == f"s{won[0]}"
         # an emptied claim can be taken again
-        registry.update(image_id, {}, {"os_glance_importing_to_stores": ""})
-        registry.update(image_id, {}, {"os_glance_importing_to_stores": "again"},
-                        unless_property="os_glance_importing_to_stores")
+        registry.change_metadata(image_id,
+                                 set_properties={"os_glance_importing_to_stores": ""})
+        registry.claim_property(image_id, name="os_glance_importing_to_stores",
+                                properties={"os_glance_importing_to_stores": "again"})

@@ -167,9 +167,9 @@ def test_the_tag_quota_holds_under_concurrency(registry: Registry) -> None:
 
 def test_concurrent_updates_of_different_fields_all_survive(registry: Registry) -> None:
     registry.create(Image(id="img", properties={"old": "1"}, tags=["a"]))
-    in_threads(16, lambda i: registry.update(
-        "img", {"min_ram": 1} if i == 0 else {}, {f"p{i}": str(i)}, tags_added=[f"t{i}"],
-        tags_removed=["a"] if i == 1 else ()))
+    in_threads(16, lambda i: registry.change_metadata(
+        "img", fields={"min_ram": 1} if i == 0 else {}, set_properties={f"p{i}": str(i)},
+        add_tags=[f"t{i}"], remove_tags=["a"] if i == 1 else ()))
     image = registry.get("img")
     assert image.properties == {"old": "1", **{f"p{i}": str(i) for i in range(16)}}
     assert sorted(image.tags) == sorted(f"t{i}" for i in range(16))
@@ -178,9 +178,9 @@ def test_concurrent_updates_of_different_fields_all_survive(registry: Registry) 
 
 def test_properties_compare_and_set(registry: Registry) -> None:
     registry.create(Image(id="img", properties={"p": "1"}))
-    registry.update("img", {}, {"p": "2"}, expected_properties={"p": "1", "q": None})
+    registry.swap_properties("img", expected={"p": "1", "q": None}, new={"p": "2"})
     with pytest.raises(exception.Conflict):
-        registry.update("img", {}, {"p": "3"}, expected_properties={"p": "1"})
+        registry.swap_properties("img", expected={"p": "1"}, new={"p": "3"})
     assert registry.get("img").properties == {"p": "2"}
 
 

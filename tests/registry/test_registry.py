@@ -50,22 +50,23 @@ def test_create_get_and_duplicate(registry: Registry) -> None:
 
 def test_update_compare_and_set_status(registry: Registry) -> None:
     make(registry, "img-1")
-    registry.update("img-1", {"status": "saving"}, expected_status=["queued"])
+    registry.transition("img-1", from_=["queued"], to="saving")
     with pytest.raises(exception.Conflict):
-        registry.update("img-1", {"status": "saving"}, expected_status=["queued"])
+        registry.transition("img-1", from_=["queued"], to="saving")
     assert registry.get("img-1").status == "saving"
-    registry.update("img-1", {"deleted": True})
+    registry.mark_deleted("img-1", worker=None)
     with pytest.raises(exception.NotFound):
-        registry.update("img-1", {"name": "x"})
+        registry.change_metadata("img-1", fields={"name": "x"})
     assert registry.get("img-1", include_deleted=True).deleted
 
 
 def test_properties_purge_merge_and_remove(registry: Registry) -> None:
     make(registry, "img-1", properties={"a": "1", "b": "2"})
-    assert registry.update("img-1", {}, {"b": "3", "c": "4"}).properties == \
-        {"a": "1", "b": "3", "c": "4"}
-    assert registry.update("img-1", {}, {"d": "5"}, purge_properties=True).properties == {"d": "5"}
-    assert registry.update("img-1", {}, remove_properties=["d"]).properties == {}
+    assert registry.change_metadata("img-1", set_properties={"b": "3", "c": "4"}).properties \
+        == {"a": "1", "b": "3", "c": "4"}
+    assert registry.change_metadata("img-1", set_properties={"d": "5"},
+                                    purge_properties=True).properties == {"d": "5"}
+    assert registry.change_metadata("img-1", remove_properties=["d"]).properties == {}
 
 
 def _catalogue(registry: Registry, count: int = 40) -> list[Image]:

@@ -29,7 +29,7 @@ def test_locations_and_tasks_carry_their_worker(registry: Registry) -> None:
     [(image_id, location)] = registry.locations_in_status("saving")
     assert (image_id, location.worker) == ("img", "w1")
     # becoming active clears the worker: nobody is acting on the copy any more
-    registry.set_location_status("img", "file", "active", "saving")
+    registry.finish_upload("img", store="file", worker="w1", key="img", values={})
     assert registry.get("img").locations == [Location("file", "img", "active", None)]
 
     registry.create_task(Task(id="t1", image_id="img", status="processing", worker="w1"))

@@ -14,8 +14,6 @@ on the Swift proxy) and ``rgw``. A server that cannot be started makes the tests
 from __future__ import annotations
 
 import os
-import random
-import socket
 import subprocess
 import time
 import uuid
@@ -25,6 +23,7 @@ from typing import Any, Iterator
 
 import pytest
 
+from glance.testing import free_port_range
 from tests.conftest import KeystoneServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -245,26 +244,6 @@ class RgwServer:
     @property
     def s3(self) -> S3Server:
         return S3Server("rgw", self.url, self.access_key, self.secret_key)
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
-def free_port_range(count: int) -> int:
-    """The first of ``count`` consecutive free loopback ports, below the ephemeral range
-    (so that outgoing connections are unlikely to take them in the meantime)."""
-    for _ in range(200):
-        base = random.randrange(20000, 32000 - count)
-        if all(_bindable(p) for p in range(base, base + count)):
-            return base
-    raise RuntimeError(f"no {count} consecutive free ports")
 
 
 @pytest.fixture(scope="session")

@@ -29,8 +29,9 @@ def _copy_and_wait(url: str, image_id: str, stores: list[str]) -> dict[str, Any]
     assert resp.status_code == 202, resp.text
     deadline = time.monotonic() + 120
     while True:
-        image = httpx.get(f"{url}/v2/images/{image_id}").json()
+        # the task first: an image read after it has finished shows all the task did
         task = httpx.get(f"{url}/v2/images/{image_id}/tasks").json()["tasks"][0]
+        image = httpx.get(f"{url}/v2/images/{image_id}").json()
         if task["status"] in ("success", "failure"):
             return image
         assert time.monotonic() < deadline, (image, task)

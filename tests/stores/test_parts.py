@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from glance.stores._parts import BufferReader, PartReader, PartSender
+from glance.stores.multipart import BufferReader, PartReader, PartSender
 
 
 async def source(data: bytes, size: int, log: list[int] | None = None):

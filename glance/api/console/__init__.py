@@ -129,14 +129,10 @@ async def _caller(request: web.Request) -> RequestContext:
     """The caller of ``request`` by the server's auth mode (401 with a challenge if bad)."""
     authenticator = request.app[AUTHENTICATOR_KEY]
     try:
-        try:
-            request.headers.get("X-Auth-Token", "").encode()
-        except UnicodeEncodeError:  # bytes that are not UTF-8: no token of ours
-            raise exception.NotAuthenticated("The X-Auth-Token is not valid") from None
-        return await authenticator.context(request)
-    except exception.NotAuthenticated as exc:
-        exc.headers = {"WWW-Authenticate": authenticator.challenge}  # type: ignore[attr-defined]
-        raise
+        request.headers.get("X-Auth-Token", "").encode()
+    except UnicodeEncodeError:  # bytes that are not UTF-8: no token of ours
+        raise authenticator.refuse("The X-Auth-Token is not valid") from None
+    return await authenticator.context(request)
 
 
 async def _json_object(request: web.Request) -> dict[str, Any]:

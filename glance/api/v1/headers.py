@@ -6,30 +6,25 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping
 
+from glance.api.params import nonnegative_int
 from glance.common import exception
-from glance.domain import Image
+from glance.domain import Field, Image, v1_fields, v1_names
 
 META_PREFIX = "x-image-meta-"
 PROPERTY_PREFIX = "x-image-meta-property-"
 
+# Read-only fields a request may carry as checks (the image must match them, or the upload
+# must: size and checksum), and request controls that are no field at all.
+CHECKS: frozenset[str] = frozenset({"id", "size", "checksum", "status"})
+CONTROLS: frozenset[str] = frozenset({"type", "store", "location"})
 # Fields a v1 client may send, and those accepted and ignored (old clients send them).
-ACCEPTED_FIELDS: frozenset[str] = frozenset({
-    "id", "name", "type", "disk_format", "container_format", "size", "checksum", "is_public",
-    "protected", "min_ram", "min_disk", "owner", "store", "location", "status"})
-IGNORED_FIELDS: frozenset[str] = frozenset({
-    "created_at", "updated_at", "deleted_at", "deleted", "uri", "virtual_size", "copy_from"})
-INT_FIELDS: frozenset[str] = frozenset({"size", "min_ram", "min_disk"})
-BOOL_FIELDS: frozenset[str] = frozenset({"is_public", "protected"})
+ACCEPTED_FIELDS: frozenset[str] = frozenset(
+    {f.v1_name for f in v1_fields() if f.settable}) | CHECKS | CONTROLS
+IGNORED_FIELDS: frozenset[str] = (v1_names() - ACCEPTED_FIELDS) | {"uri", "copy_from"}
+INT_FIELDS: frozenset[str] = v1_names("int") & ACCEPTED_FIELDS
+BOOL_FIELDS: frozenset[str] = v1_names("bool") & ACCEPTED_FIELDS
 TRUE_STRINGS = frozenset({"true", "on", "1", "yes"})
 FALSE_STRINGS = frozenset({"false", "off", "0", "no"})
-
-# Record fields shown in v1 (headers and detail), in order.
-DETAIL_FIELDS: tuple[str, ...] = (
-    "id", "name", "disk_format", "container_format", "size", "virtual_size", "checksum",
-    "status", "is_public", "protected", "min_ram", "min_disk", "owner", "created_at",
-    "updated_at", "deleted_at", "deleted")
-INDEX_FIELDS: tuple[str, ...] = (
-    "id", "name", "disk_format", "container_format", "size", "checksum")
 
 
 def parse_bool(value: str, what: str) -> bool:
@@ -40,17 +35,6 @@ def parse_bool(value: str, what: str) -> bool:
         return False
     raise exception.BadRequest(
         f"Invalid value {value!r} for {what}: use true/false, on/off, 1/0 or yes/no")
-
-
-def parse_nonnegative_int(value: str, what: str) -> int:
-    try:
-        number = int(value.strip())
-    except ValueError:
-        raise exception.BadRequest(f"Invalid value {value!r} for {what}: must be an integer") \
-            from None
-    if number < 0:
-        raise exception.BadRequest(f"Invalid value {value!r} for {what}: must be >= 0")
-    return number
 
 
 @dataclass
@@ -82,7 +66,7 @@ def parse_meta_headers(headers: Mapping[str, str]) -> MetaHeaders:
         if value == "":
             meta.fields[key] = None
         elif key in INT_FIELDS:
-            meta.fields[key] = parse_nonnegative_int(value, raw_name)
+            meta.fields[key] = nonnegative_int(value, raw_name)
         elif key in BOOL_FIELDS:
             meta.fields[key] = parse_bool(value, raw_name)
         else:
@@ -90,10 +74,10 @@ def parse_meta_headers(headers: Mapping[str, str]) -> MetaHeaders:
     return meta
 
 
-def _field_value(image: Image, name: str) -> Any:
-    if name == "is_public":
+def _field_value(image: Image, field: Field) -> Any:
+    if field.name == "visibility":
         return image.is_public
-    return getattr(image, name)
+    return getattr(image, field.name)
 
 
 def _header_text(value: Any) -> str:
@@ -105,10 +89,10 @@ def _header_text(value: Any) -> str:
 def image_headers(image: Image) -> dict[str, str]:
     """The x-image-meta-* headers of ``image`` (null fields omitted)."""
     headers: dict[str, str] = {}
-    for name in DETAIL_FIELDS:
-        value = _field_value(image, name)
+    for shown in v1_fields():
+        value = _field_value(image, shown)
         if value is not None:
-            headers[META_PREFIX + name] = _header_text(value)
+            headers[META_PREFIX + shown.v1_name] = _header_text(value)
     for key, value in image.properties.items():
         headers[PROPERTY_PREFIX + key] = value
     if image.checksum:
@@ -124,8 +108,7 @@ def _json_value(value: Any) -> Any:
 
 def image_dict(image: Image, base: str, detail: bool = True) -> dict[str, Any]:
     """The JSON form of ``image`` in lists (brief or detailed) and create/update answers."""
-    names = DETAIL_FIELDS if detail else INDEX_FIELDS
-    result = {name: _json_value(_field_value(image, name)) for name in names}
+    result = {f.v1_name: _json_value(_field_value(image, f)) for f in v1_fields(index=not detail)}
     if detail:
         result["properties"] = dict(image.properties)
     result["uri"] = image_uri(base, image.id)

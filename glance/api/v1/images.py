@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
-from glance.api.transfer import body_chunks, has_body, read_json, send_download
+from glance.api.params import (
+    OCTET_STREAM,
+    has_octet_stream,
+    nonnegative_int,
+    sort_dir,
+    sort_key,
+    timestamp,
+)
+from glance.api.transfer import body_chunks, read_json, send_download
 from glance.api.util import base_url, context, service, settings
-from glance.api.v1.headers import (MetaHeaders, image_dict, image_headers, image_uri,
-                                   parse_bool, parse_meta_headers, parse_nonnegative_int)
+from glance.api.v1.headers import (
+    CHECKS,
+    CONTROLS,
+    image_dict,
+    image_headers,
+    image_uri,
+    parse_bool,
+    parse_meta_headers,
+)
 from glance.common import exception
-from glance.stores.http import check_url
-from glance.domain import SORT_KEYS, Image, ImageQuery
+from glance.domain import FIELDS, Image, ImageQuery
+from glance.service import Change, Claims, NewImage, Source
 
 PREFIXES: tuple[str, ...] = ("", "/v1", "/v1.0", "/v1.1")
-OCTET_STREAM = "application/octet-stream"
-EXACT_FILTERS: tuple[str, ...] = ("name", "status", "disk_format", "container_format")
-INT_FILTERS: tuple[str, ...] = ("min_ram", "min_disk")
 
 
 # -- listing ----------------------------------------------------------------------------------
@@ -27,18 +38,16 @@ def _parse_query(request: web.Request) -> ImageQuery:
     params = request.query
     conf = settings(request)
     query = ImageQuery(limit=conf.limit_param_default)
-    for key in EXACT_FILTERS:
-        if key in params:
-            query.exact[key] = params[key]
-    for key in INT_FILTERS:
-        if key in params:
-            query.exact[key] = _int_param(params[key], key)
-    if "protected" in params:
-        query.exact["protected"] = _bool_param(params["protected"], "protected")
+    for field in FIELDS:
+        if field.v1_filter and field.name in params:
+            value = params[field.name]
+            query.exact[field.name] = (nonnegative_int(value, field.name) if field.kind == "int"
+                                       else _bool_param(value, field.name)
+                                       if field.kind == "bool" else value)
     if "size_min" in params:
-        query.size_min = _int_param(params["size_min"], "size_min")
+        query.size_min = nonnegative_int(params["size_min"], "size_min")
     if "size_max" in params:
-        query.size_max = _int_param(params["size_max"], "size_max")
+        query.size_max = nonnegative_int(params["size_max"], "size_max")
     for key, value in params.items():
         if key.startswith("property-") and len(key) > len("property-"):
             query.properties[key[len("property-"):]] = value
@@ -47,31 +56,16 @@ def _parse_query(request: web.Request) -> ImageQuery:
         if value != "none":
             query.is_public = _bool_param(value, "is_public")
     if "changes-since" in params:
-        query.changes_since = _time_param(params["changes-since"], "changes-since")
+        query.changes_since = timestamp(params["changes-since"], "changes-since")
     if "sort_key" in params:
-        if params["sort_key"] not in SORT_KEYS:
-            raise exception.BadRequest(
-                f"Unsupported sort_key {params['sort_key']!r}. Acceptable values: "
-                f"{', '.join(SORT_KEYS)}")
-        query.sort_key = params["sort_key"]
+        query.sort_key = sort_key(params["sort_key"])
     if "sort_dir" in params:
-        if params["sort_dir"] not in ("asc", "desc"):
-            raise exception.BadRequest(
-                f"Unsupported sort_dir {params['sort_dir']!r}. Acceptable values: asc, desc")
-        query.sort_dir = params["sort_dir"]
+        query.sort_dir = sort_dir(params["sort_dir"])
     if "limit" in params:
-        query.limit = min(_int_param(params["limit"], "limit"), conf.api_limit_max)
+        query.limit = min(nonnegative_int(params["limit"], "limit"), conf.api_limit_max)
     if params.get("marker"):
         query.marker = params["marker"]
     return query
-
-
-def _int_param(value: str, name: str) -> int:
-    try:
-        return parse_nonnegative_int(value, name)
-    except exception.BadRequest:
-        raise exception.BadRequest(
-            f"Bad value passed to filter {name}: {value!r} (must be an integer >= 0)") from None
 
 
 def _bool_param(value: str, name: str) -> bool:
@@ -80,17 +74,6 @@ def _bool_param(value: str, name: str) -> bool:
     except exception.BadRequest:
         raise exception.BadRequest(
             f"Bad value passed to filter {name}: {value!r} (must be true or false)") from None
-
-
-def _time_param(value: str, name: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(value.strip().replace(" ", "+"))
-    except ValueError:
-        raise exception.BadRequest(
-            f"Unrecognized {name} value {value!r}: use ISO 8601") from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment
 
 
 async def index(request: web.Request) -> web.Response:
@@ -123,20 +106,12 @@ async def show(request: web.Request) -> web.StreamResponse:
     return await send_download(request, response, download)
 
 
-def _check_body_type(request: web.Request) -> bool:
-    """Whether the request has image data; 400 unless it is application/octet-stream."""
-    if not has_body(request):
-        return False
-    if "Content-Type" not in request.headers or request.content_type != OCTET_STREAM:
-        raise exception.BadRequest("Content-Type must be application/octet-stream")
-    return True
-
-
-def _split_meta(meta: MetaHeaders) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Split parsed headers into service fields and the upload/identity controls."""
+def _request(request: web.Request) -> tuple[Change, Source, dict[str, Any]]:
+    """What a create or update says: its metadata (the service's names), the source of its
+    data, and the claims (``id``, ``status``) it makes."""
+    meta = parse_meta_headers(request.headers)
     fields = dict(meta.fields)
-    controls = {key: fields.pop(key, None) for key in
-                ("id", "type", "size", "checksum", "store", "location", "status")}
+    controls = {key: fields.pop(key, None) for key in CHECKS | CONTROLS}
     if controls["type"] is None and "type" in meta.properties:
         controls["type"] = meta.properties["type"]  # `type` is a property, validated as one
     if "is_public" in fields:
@@ -148,40 +123,17 @@ def _split_meta(meta: MetaHeaders) -> tuple[dict[str, Any], dict[str, Any]]:
     for key in ("min_ram", "min_disk"):
         if key in fields and fields[key] is None:
             fields[key] = 0
-    return fields, controls
-
-
-def _check_sources(request: web.Request, body: bool, controls: dict[str, Any]) -> str | None:
-    """400 unless at most one of body, location and copy-from is given; the copy-from URL."""
-    copy_from = request.headers.get("x-glance-api-copy-from")
-    for url in (controls["location"], copy_from):
-        if url is not None:
-            check_url(url)
-    if sum([body, controls["location"] is not None, copy_from is not None]) > 1:
-        raise exception.BadRequest("It's invalid to provide multiple image sources.")
-    return copy_from
-
-
-async def _add_data(request: web.Request, image: Image, body: bool, copy_from: str | None,
-                    controls: dict[str, Any]) -> Image:
-    """Fill a queued image from whichever source the request names (if any)."""
-    svc, ctx = service(request), context(request)
-    if body:
-        return await _upload(request, image, controls)
-    if controls["location"] is not None:
-        return await svc.register_location(ctx, image.id, controls["location"])
-    if copy_from is not None:
-        return await svc.copy_from(ctx, image.id, copy_from, controls["store"],
-                                   controls["size"], controls["checksum"])
-    return image
-
-
-async def _upload(request: web.Request, image: Image, controls: dict[str, Any]) -> Image:
-    conf = settings(request)
-    return await service(request).upload(
-        context(request), image.id, body_chunks(request, conf.chunk_size),
-        store_name=controls["store"], expected_size=controls["size"],
-        expected_checksum=controls["checksum"])
+    body = has_octet_stream(request)
+    source = Source(body=body_chunks(request, settings(request).chunk_size) if body else None,
+                    location=controls["location"],
+                    copy_from=request.headers.get("x-glance-api-copy-from"),
+                    store=controls["store"], size=controls["size"],
+                    checksum=controls["checksum"])
+    purge = not body and request.headers.get(
+        "x-glance-registry-purge-props", "true").strip().lower() != "false"
+    change = Change(fields, meta.properties, purge_properties=purge,
+                    image_type=controls["type"])
+    return change, source, controls
 
 
 def _image_response(request: web.Request, image: Image, status: int) -> web.Response:
@@ -193,48 +145,18 @@ def _image_response(request: web.Request, image: Image, status: int) -> web.Resp
 
 
 async def create(request: web.Request) -> web.Response:
-    meta_headers = parse_meta_headers(request.headers)
-    fields, controls = _split_meta(meta_headers)
-    body = _check_body_type(request)
-    copy_from = _check_sources(request, body, controls)
-    if controls["status"] not in (None, "queued"):
-        raise exception.Forbidden("Attribute 'status' is read-only")
-    svc = service(request)
-    if controls["store"] is not None:
-        svc.check_store(controls["store"])
-    # a source we will not read from is refused before any record exists
-    if controls["location"] is not None:
-        await svc.check_source(controls["location"], readable=True)
-    elif copy_from is not None:
-        await svc.check_source(copy_from)
-    image = await svc.create(context(request), fields, meta_headers.properties,
-                             image_id=controls["id"], image_type=controls["type"])
-    image = await _add_data(request, image, body, copy_from, controls)
+    change, source, controls = _request(request)
+    image = await service(request).register(
+        context(request), NewImage(change.fields, change.properties, controls["id"],
+                                   change.image_type), source, controls["status"])
     return _image_response(request, image, 201)
 
 
 async def update(request: web.Request) -> web.Response:
-    image_id = request.match_info["image_id"]
-    svc = service(request)
-    ctx = context(request)
-    current = await svc.get(ctx, image_id)
-    meta_headers = parse_meta_headers(request.headers)
-    fields, controls = _split_meta(meta_headers)
-    body = _check_body_type(request)
-    copy_from = _check_sources(request, body, controls)
-    if controls["id"] is not None and controls["id"] != current.id:
-        raise exception.Forbidden("Attribute 'id' is read-only")
-    if controls["status"] is not None and controls["status"] != current.status:
-        raise exception.Forbidden("Attribute 'status' is read-only")
-    if body and current.status != "queued":
-        raise exception.Conflict("Cannot upload to an unqueued image")
-    if controls["store"] is not None:
-        svc.check_store(controls["store"])
-    purge = not body and request.headers.get(
-        "x-glance-registry-purge-props", "true").strip().lower() != "false"
-    image = await svc.update(ctx, image_id, fields, meta_headers.properties, purge,
-                             image_type=controls["type"])
-    image = await _add_data(request, image, body, copy_from, controls)
+    change, source, controls = _request(request)
+    image = await service(request).revise(
+        context(request), request.match_info["image_id"], change, source,
+        Claims(controls["id"], controls["status"]))
     return _image_response(request, image, 200)
 
 
@@ -269,15 +191,16 @@ def _membership_list(body: object) -> dict[str, bool | None]:
 
 
 async def members(request: web.Request) -> web.Response:
-    found = await service(request).members(context(request), request.match_info["image_id"])
+    found = await service(request).sharing.members(context(request),
+                                                   request.match_info["image_id"])
     return web.json_response({"members": [
         {"member_id": m.member_id, "can_share": m.can_share} for m in found]})
 
 
 async def replace_members(request: web.Request) -> web.Response:
     body = await read_json(request, settings(request).max_json_body_bytes)
-    await service(request).replace_members(context(request), request.match_info["image_id"],
-                                           _membership_list(body))
+    await service(request).sharing.replace_members(
+        context(request), request.match_info["image_id"], _membership_list(body))
     return web.Response(status=204)
 
 
@@ -290,19 +213,21 @@ async def add_member(request: web.Request) -> web.Response:
             raise exception.BadRequest(
                 'Invalid membership association: expected {"member": {"can_share": true|false}}')
         can_share = member.get("can_share")
-    await service(request).set_member(context(request), request.match_info["image_id"],
-                                      request.match_info["member_id"], can_share)
+    await service(request).sharing.set_member(
+        context(request), request.match_info["image_id"], request.match_info["member_id"],
+        can_share)
     return web.Response(status=204)
 
 
 async def delete_member(request: web.Request) -> web.Response:
-    await service(request).delete_member(context(request), request.match_info["image_id"],
-                                         request.match_info["member_id"])
+    await service(request).sharing.delete_member(
+        context(request), request.match_info["image_id"], request.match_info["member_id"])
     return web.Response(status=204)
 
 
 async def shared_images(request: web.Request) -> web.Response:
-    found = await service(request).shared_with(context(request), request.match_info["member_id"])
+    found = await service(request).sharing.shared_with(context(request),
+                                                       request.match_info["member_id"])
     return web.json_response({"shared_images": [
         {"image_id": m.image_id, "can_share": m.can_share} for m in found]})
 

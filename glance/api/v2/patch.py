@@ -5,21 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from glance.api.v2.views import WRITABLE_KEYS, check_key, check_property
+from glance.api.v2.views import VIRTUAL_KEYS, WRITABLE_KEYS, check_key, check_property
 from glance.common import exception
 from glance.domain import Image
+from glance.service import Change
 
 PATCH_V21 = "application/openstack-images-v2.1-json-patch"
 PATCH_V20 = "application/openstack-images-v2.0-json-patch"
 PATCH_TYPES: tuple[str, ...] = (PATCH_V21, PATCH_V20)
 OPS: tuple[str, ...] = ("add", "replace", "remove", "move", "copy")
-# Keys the server computes for each response. Removing one is a no-op: openstacksdk's
-# generated patches remove `stores`, which its Image resource does not model.
-VIRTUAL_KEYS: frozenset[str] = frozenset({"stores", "self", "file", "schema", "direct_url"})
+# Keys the server computes for each response: removing one is a no-op (openstacksdk's
+# generated patches remove `stores`, which its Image resource does not model).
+REMOVABLE_VIRTUAL_KEYS: frozenset[str] = VIRTUAL_KEYS - {"locations"}
 
 
 @dataclass
-class Change:
+class _Edits:
     """What a patch does to an image: base fields set, properties set and removed."""
 
     fields: dict[str, Any] = field(default_factory=dict)
@@ -66,7 +67,7 @@ class _Doc:
     def __init__(self, image: Image, strict_add: bool) -> None:
         self.image = image
         self.strict_add = strict_add  # v2.0: add of an existing key is a conflict
-        self.change = Change()
+        self.change = _Edits()
         self.props = dict(image.properties)
 
     def get(self, key: str) -> Any:
@@ -118,7 +119,7 @@ def apply_patch(image: Image, body: object, media_type: str) -> Change:
                                            f"\"value\".")
             doc.set(key, op["value"], name)
         elif name == "remove":
-            if key not in VIRTUAL_KEYS:
+            if key not in REMOVABLE_VIRTUAL_KEYS:
                 doc.remove(key)
         else:  # move / copy: jsonpatch.make_patch can emit them
             source = _key(op.get("from"))
@@ -126,4 +127,4 @@ def apply_patch(image: Image, body: object, media_type: str) -> Change:
             if name == "move":
                 doc.remove(source)
             doc.set(key, value, "add")
-    return doc.change
+    return Change(doc.change.fields, doc.change.properties, removed=doc.change.removed)

@@ -5,26 +5,29 @@ from __future__ import annotations
 from aiohttp import web
 
 from glance.api.errors import Handler
+from glance.api.v2 import discovery as d
 from glance.api.v2 import images as h
+from glance.api.v2 import listing as ls
+from glance.api.v2 import members as m
 from glance.api.v2.schemas import SCHEMAS
 
 _SCHEMA_NAMES = "|".join(SCHEMAS)
 
 ROUTES: tuple[tuple[str, dict[str, Handler]], ...] = (
-    ("/schemas/{name:" + _SCHEMA_NAMES + "}", {"GET": h.schema}),
-    ("/info/import", {"GET": h.info_import}),
-    ("/info/stores", {"GET": h.info_stores}),
-    ("/info/stores/detail", {"GET": h.info_stores_detail}),
-    ("/info/usage", {"GET": h.info_usage}),
-    ("/images", {"GET": h.index, "POST": h.create}),
+    ("/schemas/{name:" + _SCHEMA_NAMES + "}", {"GET": d.schema}),
+    ("/info/import", {"GET": d.info_import}),
+    ("/info/stores", {"GET": d.info_stores}),
+    ("/info/stores/detail", {"GET": d.info_stores_detail}),
+    ("/info/usage", {"GET": d.info_usage}),
+    ("/images", {"GET": ls.index, "POST": h.create}),
     ("/images/{image_id}", {"GET": h.show, "PATCH": h.update, "DELETE": h.delete}),
     ("/images/{image_id}/file", {"GET": h.download, "PUT": h.upload}),
     ("/images/{image_id}/actions/deactivate", {"POST": h.deactivate}),
     ("/images/{image_id}/actions/reactivate", {"POST": h.reactivate}),
     ("/images/{image_id}/tags/{tag}", {"PUT": h.add_tag, "DELETE": h.remove_tag}),
-    ("/images/{image_id}/members", {"GET": h.members, "POST": h.add_member}),
+    ("/images/{image_id}/members", {"GET": m.members, "POST": m.add_member}),
     ("/images/{image_id}/members/{member_id}",
-     {"GET": h.show_member, "PUT": h.update_member, "DELETE": h.remove_member}),
+     {"GET": m.show_member, "PUT": m.update_member, "DELETE": m.remove_member}),
     ("/images/{image_id}/stage", {"PUT": h.stage}),
     ("/images/{image_id}/import", {"POST": h.import_image}),
     ("/images/{image_id}/tasks", {"GET": h.tasks}),

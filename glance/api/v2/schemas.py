@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from glance.domain import (CONTAINER_FORMATS, DISK_FORMATS, MEMBER_STATUSES, STATUSES,
-                           VISIBILITIES)
+from glance.domain import CONTAINER_FORMATS, DISK_FORMATS, MEMBER_STATUSES, STATUSES, VISIBILITIES
+
 
 def _read_only(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {**schema, "readOnly": True, "description": description}

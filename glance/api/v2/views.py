@@ -7,23 +7,18 @@ from datetime import datetime
 from typing import Any
 
 from glance.common import exception
-from glance.domain import Image, Membership, Task
+from glance.domain import FIELDS, SETTABLE, Image, Membership, Task, v2_fields
 
 # Keys every image shows (null when unset), in this order.
-BASE_KEYS: tuple[str, ...] = (
-    "id", "name", "status", "visibility", "protected", "os_hidden", "checksum",
-    "os_hash_algo", "os_hash_value", "owner", "size", "virtual_size", "container_format",
-    "disk_format", "created_at", "updated_at", "tags", "min_ram", "min_disk")
+BASE_KEYS: tuple[str, ...] = tuple(f.name for f in v2_fields())
+# Keys v2 computes for each response (links, stores) or does not serve (locations).
+VIRTUAL_KEYS: frozenset[str] = frozenset({"direct_url", "self", "file", "schema", "stores",
+                                          "locations"})
 # Keys a caller may set on create and change with PATCH.
-WRITABLE_KEYS: frozenset[str] = frozenset({
-    "name", "visibility", "protected", "os_hidden", "disk_format", "container_format",
-    "min_ram", "min_disk", "owner", "tags"})
+WRITABLE_KEYS: frozenset[str] = SETTABLE
 # Keys the server sets: sending them is 403.
-READ_ONLY_KEYS: frozenset[str] = frozenset({
-    "id", "status", "checksum", "os_hash_algo", "os_hash_value", "size", "virtual_size",
-    "created_at", "updated_at", "direct_url", "self", "file", "schema", "stores",
-    "locations"})
-RESERVED_KEYS: frozenset[str] = frozenset({"location", "deleted", "deleted_at"})
+READ_ONLY_KEYS: frozenset[str] = frozenset(BASE_KEYS) - SETTABLE | VIRTUAL_KEYS
+RESERVED_KEYS: frozenset[str] = frozenset(f.name for f in FIELDS if not f.v2) | {"location"}
 MAX_PROPERTY_KEY = 255
 
 

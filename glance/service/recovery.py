@@ -7,8 +7,6 @@ it is writing or deleting (``image_locations.worker``) and the tasks it runs
 what belongs to processes that are gone: no heartbeat within the lease, or, on this machine, a
 process id that no longer runs. A restart of one process therefore never breaks another
 process's upload, and nothing a crashed process left half done stays that way.
-
-Part of the service layer: it uses the service's registry and stores, nothing of HTTP.
 """
 
 from __future__ import annotations
@@ -16,28 +14,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import socket
 import time
-import uuid
-from typing import TYPE_CHECKING, Awaitable, TypeVar
+from typing import Awaitable, TypeVar
 
-from glance import copies
 from glance.common import exception
-from glance.domain import (ACTIVE, DEACTIVATED, IMPORTING, LOCATION_SAVING, QUEUED, SAVING,
-                           UNFINISHED_TASK, UPLOADING, Location)
-from glance.registry.repository import Liveness
-
-if TYPE_CHECKING:
-    from glance.service import ImageService
+from glance.domain import IMPORTING, LOCATION_SAVING, SAVING, UNFINISHED_TASK, UPLOADING, Location
+from glance.registry import Liveness
+from glance.service import copies
+from glance.service.core import HOST, Core
 
 LOG = logging.getLogger(__name__)
-
-HOST = socket.gethostname()[:40]
-
-
-def new_worker_id() -> str:
-    """An id for this server process, unique across restarts and machines."""
-    return f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+T = TypeVar("T")
 
 
 def _pid_runs(pid: int) -> bool:
@@ -50,37 +37,37 @@ def _pid_runs(pid: int) -> bool:
     return True
 
 
-async def liveness(svc: "ImageService") -> Liveness:
+async def liveness(core: Core) -> Liveness:
     """Which processes count as alive: this one always (a late heartbeat of its own must
     never make it clean up its own work), and those beating within the lease, except earlier
     processes on this machine whose heartbeat outlived them."""
-    beating = await svc._db(svc.registry.live_workers, svc.settings.worker_lease_seconds)
+    beating = await core.db(core.registry.live_workers, core.settings.worker_lease_seconds)
     dead = frozenset(worker for worker, (host, pid) in beating.items()
-                     if worker != svc.worker and host == HOST
+                     if worker != core.worker and host == HOST
                      and (pid == os.getpid() or not _pid_runs(pid)))
-    return Liveness(svc.worker, svc.settings.worker_lease_seconds, dead)
+    return Liveness(core.worker, core.settings.worker_lease_seconds, dead)
 
 
-async def heartbeat(svc: "ImageService") -> None:
-    await svc._db(svc.registry.heartbeat, svc.worker, HOST, os.getpid())
+async def heartbeat(core: Core) -> None:
+    await core.db(core.registry.heartbeat, core.worker, HOST, os.getpid())
 
 
-async def keep_alive(svc: "ImageService") -> None:
+async def keep_alive(core: Core) -> None:
     """Beat three times per lease; recover after gone processes once per lease."""
-    lease = svc.settings.worker_lease_seconds
+    lease = core.settings.worker_lease_seconds
     last_recovery = time.monotonic()
     while True:
         await asyncio.sleep(lease / 3)
         try:
-            await heartbeat(svc)
+            await heartbeat(core)
             if time.monotonic() - last_recovery >= lease:
                 last_recovery = time.monotonic()
-                await recover(svc)
+                await recover(core)
         except Exception:  # a registry hiccup must not end the heartbeat
             LOG.exception("heartbeat or recovery failed; retrying")
 
 
-async def recover(svc: "ImageService") -> None:
+async def recover(core: Core) -> None:
     """Finish or undo what gone processes left half done, so that no image stays importing
     or saving, no bytes stay that no record points to, and no task stays unfinished.
 
@@ -88,57 +75,68 @@ async def recover(svc: "ImageService") -> None:
     location is taken over before its bytes are deleted; an image changes status only while
     no live process works on it): racing a live process, recovery changes nothing.
     """
-    live = await liveness(svc)
-    for image_id, location in await svc._db(svc.registry.orphan_locations, live):
-        await _settle(_take_over(svc, image_id, location, live))
-    for image in await svc._db(svc.registry.ids_in_status, SAVING):
-        if await _settle(svc._db(svc.registry.kill_orphan_upload, image.id, liveness=live)):
+    live = await liveness(core)
+    for image_id, location in await core.db(core.registry.orphan_locations, live):
+        await _settle(_take_over(core, image_id, location, live))
+    for image in await core.db(core.registry.ids_in_status, SAVING):
+        if await _settle(core.db(core.registry.kill_orphan_upload, image.id, liveness=live)):
             LOG.warning("image %s was saving when its server process stopped: marked killed",
                         image.id)
-    for image in await svc._db(svc.registry.ids_in_status, IMPORTING):
-        if not await svc._db(svc.registry.import_orphaned, image.id, liveness=live):
+    for image in await core.db(core.registry.ids_in_status, IMPORTING):
+        if not await core.db(core.registry.import_orphaned, image.id, liveness=live):
             continue
         # importing: nothing can stage anew until the image is queued, so the staged data
         # goes first
-        await svc._discard_staged(image.id)
-        if await _settle(svc._db(svc.registry.requeue_orphan_import, image.id, liveness=live)):
+        await core.discard_staged(image.id)
+        if await _settle(core.db(core.registry.requeue_orphan_import, image.id,
+                                 liveness=live)):
             LOG.warning("image %s was importing when its server process stopped: back to "
                         "queued", image.id)
-    for task in await svc._db(svc.registry.tasks_in_status, UNFINISHED_TASK):
-        if await svc._db(svc.registry.fail_orphan_task, task.id,
+    for task in await core.db(core.registry.tasks_in_status, UNFINISHED_TASK):
+        if await core.db(core.registry.fail_orphan_task, task.id,
                          "Interrupted: the server process running this task stopped",
                          liveness=live):
             LOG.warning("task %s of image %s was %s when its server process stopped: failed",
                         task.id, task.image_id, task.status)
 
 
-async def _take_over(svc: "ImageService", image_id: str, location: Location,
-                     live: Liveness) -> None:
+async def _take_over(core: Core, image_id: str, location: Location, live: Liveness) -> None:
     """Take over a location a gone process was writing or deleting, delete its bytes and
     forget it; then settle what the interrupted write leaves (a half-staged image is queued
     again, an interrupted copy is recorded as failed)."""
-    if not await svc._db(svc.registry.claim_orphan_location, image_id, location,
+    if not await core.db(core.registry.claim_orphan_location, image_id, location,
                          liveness=live):
         return  # changed meanwhile: not an orphan any more, or another process took it
     LOG.warning("image %s: its copy in store %s was %s when its server process stopped; "
                 "removing it", image_id, location.store, location.status)
-    if not await svc._discard_partial(image_id, location):
-        await svc._db(svc.registry.release_location, image_id, location.store,
-                      worker=svc.worker)
+    if not await _discard_partial(core, image_id, location):
+        await core.db(core.registry.release_location, image_id, location.store,
+                      worker=core.worker)
         return
-    await svc._db(svc.registry.forget_location, image_id, location.store, worker=svc.worker)
+    await core.db(core.registry.forget_location, image_id, location.store, worker=core.worker)
     if location.status != LOCATION_SAVING:
         return
-    if svc.staging is not None and location.store == svc.staging.name:
-        await svc._db(svc.registry.update, image_id, {"status": QUEUED},
-                      expected_status=[UPLOADING])
+    if core.staging is not None and location.store == core.staging.name:
+        await core.db(core.registry.requeue, image_id, from_=UPLOADING)
     else:
-        image = await svc._db(svc.registry.get, image_id)
-        if image.status in (ACTIVE, DEACTIVATED):
-            await copies.interrupted(svc, image_id, location.store)
+        await copies.interrupted(core, image_id, location.store)
 
 
-T = TypeVar("T")
+async def _discard_partial(core: Core, image_id: str, location: Location) -> bool:
+    """Remove whatever an interrupted write of ``location`` left in its store (a whole
+    object, if the crash came after the store's commit; parts; segments). False when the
+    store could not be reached (the caller keeps the record)."""
+    store = core.holder(location)
+    if store is None or not store.writable:
+        return True
+    try:
+        await store.delete(location.key)
+        await store.discard_partial(location.key)
+        return True
+    except exception.StoreError as exc:
+        LOG.error("image %s: cannot clean up its partial data in store %s: %s", image_id,
+                  store.name, exc)
+        return False
 
 
 async def _settle(step: Awaitable[T]) -> T | None:

@@ -1,13 +1,15 @@
-"""Helpers of the network stores: cut a chunk stream into parts, send parts concurrently."""
+"""The network stores' shared write path: small objects in one request, large ones cut
+into parts sent concurrently (S3 multipart uploads, Swift SLO segments)."""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
 import functools
-from typing import Any, AsyncIterator, Awaitable, Callable, Generic, TypeVar
+from abc import abstractmethod
+from typing import Any, AsyncIterator, Awaitable, Callable, ClassVar, Generic, TypeVar
 
-from glance.stores.base import Chunk
+from glance.stores.base import Chunk, Store, StoredObject
 
 T = TypeVar("T")
 
@@ -143,8 +145,8 @@ class PartSender(Generic[T]):
 
     def _raise_failures(self) -> None:
         for task in self._tasks:
-            if task.done() and not task.cancelled() and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
+            if task.done() and not task.cancelled() and (error := task.exception()) is not None:
+                raise error
 
     async def settle(self) -> None:
         """Wait for every send started so far, ignoring their outcomes."""
@@ -175,3 +177,41 @@ async def shielded(cleanup: Awaitable[Any]) -> None:
     except asyncio.CancelledError:
         await asyncio.wait([task])  # finish cleaning, then let the cancellation go on
         raise
+
+
+class PartedStore(Store):
+    """A store that writes an object smaller than ``part_size`` (and than ``whole_below``,
+    if set) in one request, and anything else in parts of ``part_size`` — grown so that a
+    declared size fits in ``max_parts``."""
+
+    max_parts: ClassVar[int]
+
+    def __init__(self, name: str, *, part_size: int, whole_below: int | None = None) -> None:
+        super().__init__(name)
+        self.part_size = part_size
+        self.whole_below = whole_below
+
+    async def _put(self, key: str, chunks: AsyncIterator[Chunk],
+                   size_hint: int | None) -> StoredObject:
+        part_size = self.part_size
+        if size_hint is not None and size_hint > part_size * self.max_parts:
+            part_size = -(-size_hint // self.max_parts)  # bigger parts, so that it fits
+        reader = PartReader(chunks, part_size)
+        first = await reader.next_part() or bytearray()
+        whole_below = part_size if self.whole_below is None else min(part_size,
+                                                                     self.whole_below)
+        if reader.eof and len(first) < whole_below:
+            await self._put_whole(key, first)
+            return StoredObject(key=key, size=len(first))
+        reader.push_back(first)
+        del first  # only the reader holds the part now
+        await self._put_parts(key, reader)
+        return StoredObject(key=key, size=reader.total)
+
+    @abstractmethod
+    async def _put_whole(self, key: str, data: bytearray) -> None:
+        """Write ``data`` under ``key`` in one request."""
+
+    @abstractmethod
+    async def _put_parts(self, key: str, reader: PartReader) -> None:
+        """Write every part of ``reader`` under ``key``; on failure remove what was sent."""

@@ -1,43 +1,35 @@
-"""``glance.client.Client``: the Images API v1 client of the 2011 client guide, over httpx.
-
-Bodies stream both ways in 1 MiB chunks: an upload reads its file or iterator as it is sent,
-and ``get_image`` returns an iterator over the response. Nothing reads a whole image into
-memory. Errors come from ``glance.common.exception``: an HTTP error status becomes the
-matching exception carrying the server's message, and a network failure becomes
-``ClientConnectionError``.
-"""
+"""``Client``: the Images API v1 client of the 2011 client guide, over httpx, and the
+iterator a download returns."""
 
 from __future__ import annotations
 
-import io
 import json
-import os
 import re
-from datetime import datetime
-from typing import Any, Iterable, Iterator, Mapping
-from urllib.parse import quote, urlsplit
+from typing import Any, Iterable, Mapping
+from urllib.parse import urlsplit
 
 import httpx
 
 from glance import __version__
+from glance.client.wire import (
+    CHUNK_SIZE,
+    META_PREFIX,
+    OCTET_STREAM,
+    error_of,
+    filter_query,
+    headers_to_meta,
+    image_path,
+    membership,
+    meta_to_headers,
+    query_value,
+    quote_segment,
+    stream_of,
+)
 from glance.common import exception
-
-__all__ = ["Client", "ImageBodyIterator", "DEFAULT_PORT", "DEFAULT_DOC_ROOT"]
 
 DEFAULT_PORT = 9292
 DEFAULT_DOC_ROOT = "/v1"
-CHUNK_SIZE = 1024 * 1024
-OCTET_STREAM = "application/octet-stream"
-META_PREFIX = "x-image-meta-"
-PROPERTY_PREFIX = "x-image-meta-property-"
-
 LIST_PARAMS = frozenset({"limit", "marker", "sort_key", "sort_dir"})
-INT_FIELDS = frozenset({"size", "min_ram", "min_disk", "virtual_size"})
-BOOL_FIELDS = frozenset({"is_public", "protected", "deleted"})
-_TRUE = frozenset({"true", "on", "1", "yes"})
-_FALSE = frozenset({"false", "off", "0", "no"})
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-_BAD_VALUE_CHARS = re.compile(r"[\r\n\x00]")
 _VERSION_SEGMENT = re.compile(r"/v\d+(\.\d+)?$")
 _COMPAT_KWARGS = frozenset({"creds", "configure_via_auth"})  # accepted, ignored (no auth plugins)
 
@@ -185,12 +177,13 @@ class Client:
         if unknown:
             raise TypeError(f"Unknown parameters {sorted(unknown)}: use one of "
                             f"{sorted(LIST_PARAMS)}, and pass filters in the filters dict")
-        query = _filter_query(filters)
+        query = filter_query(filters)
         for key, value in params.items():
             if value is not None:
-                query[key] = _query_value(value)
+                query[key] = query_value(value)
         if "limit" in query:
-            return self._json("GET", path, params=query)["images"]
+            page: list[dict[str, Any]] = self._json("GET", path, params=query)["images"]
+            return page
         images: list[dict[str, Any]] = []
         seen_markers: set[str] = set()
         while True:
@@ -208,13 +201,13 @@ class Client:
 
     def get_image_meta(self, image: str | int) -> dict[str, Any]:
         """The image's metadata, from the headers of ``HEAD /images/<id>``."""
-        response = self._send("HEAD", _image_path(image))
+        response = self._send("HEAD", image_path(image))
         return headers_to_meta(response.headers)
 
     def get_image(self, image: str | int,
                   chunk_size: int = CHUNK_SIZE) -> tuple[dict[str, Any], ImageBodyIterator]:
         """``(meta, chunks)``: the metadata and an iterator streaming the image's bytes."""
-        response = self._send("GET", _image_path(image), stream=True)
+        response = self._send("GET", image_path(image), stream=True)
         return headers_to_meta(response.headers), ImageBodyIterator(response, chunk_size)
 
     def add_image(self, image_meta: Mapping[str, Any] | None = None,
@@ -227,7 +220,9 @@ class Client:
         """
         headers = meta_to_headers(image_meta or {})
         content = self._body(image_data, headers, image_meta or {})
-        return self._json("POST", "/images", headers=headers, content=content)["image"]
+        image: dict[str, Any] = self._json("POST", "/images", headers=headers,
+                                           content=content)["image"]
+        return image
 
     def update_image(self, image: str | int, image_meta: Mapping[str, Any] | None = None,
                      image_data: Any = None,
@@ -244,22 +239,28 @@ class Client:
         if not purge_props:
             headers["x-glance-registry-purge-props"] = b"false"
         content = self._body(image_data, headers, meta)
-        return self._json("PUT", _image_path(image), headers=headers, content=content)["image"]
+        record: dict[str, Any] = self._json("PUT", image_path(image), headers=headers,
+                                            content=content)["image"]
+        return record
 
     def delete_image(self, image: str | int) -> bool:
         """Delete the image; True."""
-        self._send("DELETE", _image_path(image))
+        self._send("DELETE", image_path(image))
         return True
 
     # -- members --------------------------------------------------------------------------
 
     def get_image_members(self, image: str | int) -> list[dict[str, Any]]:
         """``[{member_id, can_share}]`` of the image."""
-        return self._json("GET", _image_path(image) + "/members")["members"]
+        members: list[dict[str, Any]] = self._json("GET", image_path(image) + "/members")[
+            "members"]
+        return members
 
     def get_member_images(self, member: str) -> list[dict[str, Any]]:
         """``[{image_id, can_share}]``: the images shared with ``member``."""
-        return self._json("GET", "/shared-images/" + _quote(member))["shared_images"]
+        shared: list[dict[str, Any]] = self._json(
+            "GET", "/shared-images/" + quote_segment(member))["shared_images"]
+        return shared
 
     def replace_members(self, image: str | int, *memberships: Any) -> bool:
         """Make ``memberships`` the image's whole member list; True.
@@ -269,20 +270,20 @@ class Client:
         """
         if len(memberships) == 1 and isinstance(memberships[0], (list, tuple)):
             memberships = tuple(memberships[0])
-        body = {"memberships": [_membership(m) for m in memberships]}
-        self._send("PUT", _image_path(image) + "/members", json_body=body)
+        body = {"memberships": [membership(m) for m in memberships]}
+        self._send("PUT", image_path(image) + "/members", json_body=body)
         return True
 
     def add_member(self, image: str | int, member_id: str,
                    can_share: bool | None = None) -> bool:
         """Share the image with ``member_id`` (or change its ``can_share``); True."""
         body = None if can_share is None else {"member": {"can_share": bool(can_share)}}
-        self._send("PUT", f"{_image_path(image)}/members/{_quote(member_id)}", json_body=body)
+        self._send("PUT", f"{image_path(image)}/members/{quote_segment(member_id)}", json_body=body)
         return True
 
     def delete_member(self, image: str | int, member_id: str) -> bool:
         """Stop sharing the image with ``member_id``; True."""
-        self._send("DELETE", f"{_image_path(image)}/members/{_quote(member_id)}")
+        self._send("DELETE", f"{image_path(image)}/members/{quote_segment(member_id)}")
         return True
 
     # -- plumbing -------------------------------------------------------------------------
@@ -292,7 +293,7 @@ class Client:
         """The request body for ``image_data``; sets Content-Type and, when known, sizes."""
         if image_data is None:
             return None
-        content, length = _stream(image_data)
+        content, length = stream_of(image_data)
         headers["content-type"] = OCTET_STREAM.encode()
         if length is not None:
             headers["content-length"] = str(length).encode()
@@ -327,7 +328,7 @@ class Client:
             pass
         finally:
             response.close()
-        raise _error(response)
+        raise error_of(response)
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self._send(method, path, **kwargs)
@@ -337,217 +338,3 @@ class Client:
             raise exception.ServerError(
                 f"{method} {path} answered {response.status_code} with a body that is not "
                 f"JSON: {response.text[:200]!r}") from exc
-
-
-# -- helpers ------------------------------------------------------------------------------
-
-def meta_to_headers(image_meta: Mapping[str, Any]) -> dict[str, bytes]:
-    """``x-image-meta-*`` request headers for ``image_meta`` (None values skipped)."""
-    headers: dict[str, bytes] = {}
-    for key, value in image_meta.items():
-        if key == "properties":
-            for prop, prop_value in (value or {}).items():
-                if prop_value is not None:
-                    headers[_header_name(PROPERTY_PREFIX, prop)] = _header_value(prop_value)
-        elif value is not None:
-            headers[_header_name(META_PREFIX, key)] = _header_value(value)
-    return headers
-
-
-def headers_to_meta(headers: httpx.Headers) -> dict[str, Any]:
-    """The metadata dict of an image from its ``x-image-meta-*`` response headers."""
-    meta: dict[str, Any] = {"properties": {}}
-    for raw_name, raw_value in headers.raw:
-        name = raw_name.decode("latin-1").lower()
-        try:
-            value = raw_value.decode("utf-8")
-        except UnicodeDecodeError:
-            value = raw_value.decode("latin-1")
-        if name.startswith(PROPERTY_PREFIX):
-            meta["properties"][name[len(PROPERTY_PREFIX):]] = value
-        elif name.startswith(META_PREFIX):
-            key = name[len(META_PREFIX):]
-            if key in INT_FIELDS:
-                if value.strip() == "":
-                    continue
-                try:
-                    meta[key] = int(value)
-                except ValueError:
-                    meta[key] = value
-            elif key in BOOL_FIELDS:
-                lowered = value.strip().lower()
-                if lowered in _TRUE or lowered in _FALSE:
-                    meta[key] = lowered in _TRUE
-                elif lowered:
-                    meta[key] = value
-            else:
-                meta[key] = value
-    return meta
-
-
-def _header_name(prefix: str, key: Any) -> str:
-    name = prefix + str(key).lower()
-    if not _TOKEN.match(str(key)):
-        raise exception.BadRequest(
-            f"Invalid metadata key {key!r}: header names allow only ASCII letters, digits "
-            f"and !#$%&'*+-.^_`|~")
-    return name
-
-
-def _header_value(value: Any) -> bytes:
-    if isinstance(value, bool):
-        text = "True" if value else "False"
-    elif isinstance(value, datetime):
-        text = value.isoformat()
-    elif isinstance(value, bytes):
-        text = value.decode("utf-8")
-    else:
-        text = str(value)
-    if _BAD_VALUE_CHARS.search(text):
-        raise exception.BadRequest(
-            f"Invalid metadata value {text!r}: header values cannot contain CR, LF or NUL")
-    return text.encode("utf-8")
-
-
-def _query_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
-
-
-def _filter_query(filters: Mapping[str, Any] | None) -> dict[str, str]:
-    query: dict[str, str] = {}
-    for key, value in (filters or {}).items():
-        if value is None:
-            continue
-        if key == "properties":
-            for prop, prop_value in value.items():
-                if prop_value is not None:
-                    query[f"property-{prop}"] = _query_value(prop_value)
-        else:
-            query[key] = _query_value(value)
-    return query
-
-
-def image_id_from(image: str | int) -> str:
-    """The id in ``image``: a bare id, or a URI such as ``http://h:9292/v1/images/<id>``."""
-    text = str(image).strip()
-    if "/" not in text:
-        return text
-    path = urlsplit(text).path if "://" in text else text.split("?", 1)[0]
-    segments = [s for s in path.split("/") if s]
-    for index in range(len(segments) - 2, -1, -1):
-        if segments[index] == "images":
-            return segments[index + 1]
-    raise exception.BadRequest(f"Not an image id or image URI: {image!r}")
-
-
-def _quote(value: Any) -> str:
-    return quote(str(value), safe="")
-
-
-def _image_path(image: str | int) -> str:
-    image_id = image_id_from(image)
-    if not image_id:
-        raise exception.BadRequest("An image id is required")
-    return "/images/" + _quote(image_id)
-
-
-def _membership(entry: Any) -> dict[str, Any]:
-    if isinstance(entry, str):
-        return {"member_id": entry}
-    if isinstance(entry, Mapping):
-        membership = {"member_id": entry["member_id"]}
-        if entry.get("can_share") is not None:
-            membership["can_share"] = bool(entry["can_share"])
-        return membership
-    raise TypeError(f"A membership is a dict with member_id (and can_share), not {entry!r}")
-
-
-def _error(response: httpx.Response) -> exception.GlanceException:
-    message: str | None = None
-    try:
-        body = response.json()
-        if isinstance(body, dict):
-            error = body.get("error")
-            if isinstance(error, dict) and error.get("message"):
-                message = str(error["message"])
-            elif isinstance(body.get("message"), str):
-                message = body["message"]
-    except (ValueError, httpx.ResponseNotRead):
-        pass
-    if message is None:
-        try:
-            message = response.text.strip() or None
-        except httpx.ResponseNotRead:
-            message = None
-    if message is None:  # HEAD answers carry no body: say at least what was asked for
-        message = f"{response.request.method} {response.request.url.path} answered " \
-                  f"{response.status_code} {response.reason_phrase}"
-    exc = exception.from_status(response.status_code, message)
-    if response.status_code == 415 and response.request.headers.get(
-            "content-type", "").startswith(OCTET_STREAM):
-        exc = exception.InvalidDiskImage(message)  # image data refused by format inspection
-    if isinstance(exc, exception.LimitExceeded):
-        retry = response.headers.get("retry-after", "")
-        exc.retry_after = int(retry) if retry.isdigit() else None
-    return exc
-
-
-def _stream(data: Any) -> tuple[bytes | Iterable[bytes], int | None]:
-    """``(content, length or None)`` for image data of any accepted kind, without reading it."""
-    if isinstance(data, str):
-        raise TypeError("image_data must be bytes, a file object or an iterable of bytes, "
-                        "not str (to upload a file, pass open(path, 'rb'))")
-    if isinstance(data, bytes):
-        return data, len(data)
-    if isinstance(data, (bytearray, memoryview)):
-        view = memoryview(data).cast("B")
-        return _view_chunks(view), view.nbytes
-    if hasattr(data, "read"):
-        if isinstance(data, io.TextIOBase) and hasattr(data, "buffer"):
-            data = data.buffer  # open(path) in text mode, as the 2011 guide does
-        return _file_chunks(data), _remaining_size(data)
-    if isinstance(data, Iterable):
-        return _iter_chunks(data), None
-    raise TypeError(f"Unsupported image_data of type {type(data).__name__}")
-
-
-def _remaining_size(fileobj: Any) -> int | None:
-    """Bytes left from the current position of a seekable file, else None (pipes, sockets)."""
-    try:
-        if hasattr(fileobj, "seekable") and not fileobj.seekable():
-            return None
-        position = fileobj.tell()
-        end = fileobj.seek(0, os.SEEK_END)
-        fileobj.seek(position)
-    except (OSError, AttributeError, ValueError):
-        return None
-    if end is None:  # very old file-likes return None from seek()
-        return None
-    return max(0, end - position)
-
-
-def _file_chunks(fileobj: Any) -> Iterator[bytes]:
-    while True:
-        chunk = fileobj.read(CHUNK_SIZE)
-        if not chunk:
-            return
-        yield chunk.encode("utf-8") if isinstance(chunk, str) else bytes(chunk)
-
-
-def _view_chunks(view: memoryview) -> Iterator[bytes]:
-    for start in range(0, view.nbytes, CHUNK_SIZE):
-        yield bytes(view[start:start + CHUNK_SIZE])
-
-
-def _iter_chunks(data: Iterable[Any]) -> Iterator[bytes]:
-    for chunk in data:
-        if isinstance(chunk, bytes):
-            yield chunk
-        elif isinstance(chunk, (bytearray, memoryview)):
-            yield bytes(chunk)
-        else:
-            raise TypeError(f"image_data yielded {type(chunk).__name__}, expected bytes")

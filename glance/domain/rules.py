@@ -1,0 +1,66 @@
+"""What image metadata may say: disk and container formats, the seed's ``type``, names,
+ids and visibilities."""
+
+from __future__ import annotations
+
+import re
+
+from glance.common import exception
+
+DISK_FORMATS: tuple[str, ...] = (
+    "ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop")
+CONTAINER_FORMATS: tuple[str, ...] = ("ami", "ari", "aki", "bare", "ovf", "ova", "docker")
+AMAZON_FORMATS: frozenset[str] = frozenset({"aki", "ari", "ami"})
+
+# The seed's `type` values and the formats they imply when no formats are given.
+TYPE_FORMATS: dict[str, tuple[str, str]] = {
+    "kernel": ("aki", "aki"),
+    "ramdisk": ("ari", "ari"),
+    "machine": ("ami", "ami"),
+    "raw": ("raw", "bare"),
+}
+
+VISIBILITIES: tuple[str, ...] = ("public", "private", "shared", "community")
+
+_ID_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+MAX_NAME_LENGTH = 255
+
+
+def validate_image_id(image_id: str) -> str:
+    """Return ``image_id`` if it is a safe identifier, else raise BadRequest."""
+    if not isinstance(image_id, str) or not _ID_RE.match(image_id) or image_id.startswith("."):
+        raise exception.BadRequest(
+            "Invalid image id: use 1-64 characters of A-Z, a-z, 0-9, '.', '_' or '-', "
+            "not starting with '.'")
+    return image_id
+
+
+def apply_format_rules(disk_format: str | None, container_format: str | None,
+                       image_type: str | None) -> tuple[str | None, str | None]:
+    """Validate formats (and the seed's ``type``) and fill in what they imply.
+
+    Returns the effective ``(disk_format, container_format)``; raises BadRequest on an
+    unknown format, an unknown type or an invalid aki/ari/ami mix.
+    """
+    if image_type is not None and image_type not in TYPE_FORMATS:
+        raise exception.BadRequest(
+            f"Invalid type {image_type!r}: must be one of {', '.join(TYPE_FORMATS)}")
+    if disk_format is None and container_format is None and image_type is not None:
+        disk_format, container_format = TYPE_FORMATS[image_type]
+    if disk_format is not None and disk_format not in DISK_FORMATS:
+        raise exception.BadRequest(
+            f"Invalid disk_format {disk_format!r}: must be one of {', '.join(DISK_FORMATS)}")
+    if container_format is not None and container_format not in CONTAINER_FORMATS:
+        raise exception.BadRequest(
+            f"Invalid container_format {container_format!r}: must be one of "
+            f"{', '.join(CONTAINER_FORMATS)}")
+    if disk_format in AMAZON_FORMATS and container_format is None:
+        container_format = disk_format
+    elif container_format in AMAZON_FORMATS and disk_format is None:
+        disk_format = container_format
+    if (disk_format in AMAZON_FORMATS or container_format in AMAZON_FORMATS) and \
+            disk_format != container_format:
+        raise exception.BadRequest(
+            "Invalid mix of disk and container formats: when either is aki, ari or ami, "
+            "both must be the same")
+    return disk_format, container_format

@@ -1,0 +1,78 @@
+"""The registry's one transaction helper and the steps every write shares: locking an
+image's row, and changing its status — always through ``domain.check_transition``."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Any, Collection, Iterator, Mapping
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from glance.common import exception
+from glance.domain import Image, check_transition, utcnow
+from glance.registry.engine import WRITE_OPTION
+from glance.registry.models import ImageRow
+from glance.registry.rows import image_of, load_extras
+
+
+class RegistryCore:
+    """An engine, and transactions over it. Every public method of the registry is
+    synchronous and runs in its own transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        # SQLite has one writer at a time; concurrent writers from our thread pool would wait
+        # in its busy handler, which sleeps in growing steps. Writes queue on a lock instead.
+        self._write_lock: contextlib.AbstractContextManager[Any] = (
+            threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext())
+        self._writer = engine.execution_options(**{WRITE_OPTION: True})
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Session]:
+        """One write transaction, committed when the block ends (rolled back on error).
+
+        On SQLite it holds the database's write lock from its first statement; on PostgreSQL
+        the rows it must keep stable are locked where read (``_lock_image``). Either way what
+        it read stays true until it commits: every check in it is a compare-and-set.
+        """
+        with self._write_lock, Session(self._writer) as session, session.begin():
+            yield session
+
+    def _read(self) -> Session:
+        """A session for reads (one snapshot per transaction)."""
+        return Session(self.engine)
+
+    @staticmethod
+    def _lock_image(session: Session, image_id: str, include_deleted: bool = False) -> ImageRow:
+        """The image's row, locked for the rest of the transaction; NotFound if it is gone.
+
+        Write transactions that touch an image lock its row first, so they queue on it.
+        """
+        row = session.get(ImageRow, image_id, with_for_update=True)
+        if row is None or (row.deleted and not include_deleted):
+            raise exception.NotFound(f"Image with identifier {image_id} not found")
+        return row
+
+    @staticmethod
+    def _move(row: ImageRow, *, from_: Collection[str], to: str,
+              values: Mapping[str, Any] | None = None) -> None:
+        """The one place an image's status changes: Conflict unless it is one of ``from_``
+        and ``domain.TRANSITIONS`` allows the step; then the status, ``values`` and
+        ``updated_at`` are set on the (locked) row."""
+        if row.status not in from_:
+            raise exception.Conflict(f"Image {row.id} is {row.status}; the operation needs "
+                                     f"one of: {', '.join(from_)}")
+        check_transition(row.status, to)
+        for name, value in {**(values or {}), "status": to, "updated_at": utcnow()}.items():
+            setattr(row, name, value)
+
+    @staticmethod
+    def _record(session: Session, row: ImageRow) -> Image:
+        """The image as it stands in this transaction."""
+        session.flush()
+        return image_of(row, load_extras(session, [row.id])[row.id])

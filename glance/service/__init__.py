@@ -1,0 +1,12 @@
+"""The image service: the layer that decides. ``ImageService`` (``facade``) is what the
+APIs call; its rooms are ``core`` (registry runner, stores, visible reads), ``access`` (who
+may do what, field rules, quotas), ``pipeline`` (the one upload path), ``data`` (upload and
+download), ``imports`` (v1 locations and copy-from, v2 stage and import), ``members``,
+``copies`` and ``recovery`` — each depending only on rooms listed before it."""
+
+from glance.service.data import Download, Upload
+from glance.service.facade import Change, Claims, ImageService, NewImage, StoreInfo
+from glance.service.imports import Source
+
+__all__ = ["Change", "Claims", "Download", "ImageService", "NewImage", "Source", "StoreInfo",
+           "Upload"]

@@ -1,0 +1,224 @@
+"""Data that does not come in a request body: v1 locations and copy-from (http(s) URLs),
+and v2's interoperable import — stage, then glance-direct or web-download in the
+background."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import AsyncIterator
+
+from glance.common import exception
+from glance.context import RequestContext
+from glance.domain import (
+    ACTIVE,
+    IMPORTING,
+    KILLED,
+    QUEUED,
+    UPLOADING,
+    Image,
+    Location,
+    Task,
+    new_image_id,
+)
+from glance.service import access, data
+from glance.service.core import Core
+from glance.service.pipeline import Checks, Digest, Write, size_limit, write
+from glance.stores import StoredObject
+from glance.stores.base import Chunk
+from glance.stores.http import check_public_url, check_url
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a v1 request's image data comes from: at most one of a request body (``body``),
+    a URL the data stays at (``location``) or one to fetch it from (``copy_from``)."""
+
+    body: AsyncIterator[Chunk] | None = None
+    location: str | None = None
+    copy_from: str | None = None
+    store: str | None = None
+    size: int | None = None
+    checksum: str | None = None
+
+    def check(self) -> None:
+        """400 for a URL that is not http(s) or carries credentials, or for more than one
+        source."""
+        for url in (self.location, self.copy_from):
+            if url is not None:
+                check_url(url)
+        if sum([self.body is not None, self.location is not None,
+                self.copy_from is not None]) > 1:
+            raise exception.BadRequest("It's invalid to provide multiple image sources.")
+
+
+async def check_source(core: Core, source: Source) -> None:
+    """Refuse, before any record exists, a URL this server will not read from."""
+    if source.location is not None:
+        await readable(core, source.location)
+    elif source.copy_from is not None:
+        await check_public_url(source.copy_from, core.settings.web_download_allow_private)
+
+
+async def readable(core: Core, url: str) -> StoredObject:
+    """The size at ``url``; BadRequest for a URL this server will not read from (not
+    http(s), with credentials, on a non-public address unless allowed) or that does not
+    answer."""
+    await check_public_url(url, core.settings.web_download_allow_private)
+    try:
+        return await core.remote_source().stat(url)
+    except exception.NotFound as exc:
+        raise exception.BadRequest(f"Location {url} is not readable: {exc}") from None
+
+
+async def add_data(core: Core, ctx: RequestContext, image: Image, source: Source) -> Image:
+    """Fill a queued image from whichever source is named (v1: a failed upload kills it)."""
+    if source.body is not None:
+        return await data.upload(core, ctx, image.id, data.Upload(
+            source.body, source.store, source.size, source.checksum),
+            failed_status=KILLED, from_status=QUEUED)
+    if source.location is not None:
+        return await register_location(core, ctx, image.id, source.location)
+    if source.copy_from is not None:
+        return await copy_from(core, ctx, image.id, source)
+    return image
+
+
+async def register_location(core: Core, ctx: RequestContext, image_id: str, url: str) -> Image:
+    """Activate a queued image whose data already lives at an http(s) ``url``."""
+    image = await access.mutable(core, ctx, image_id)
+    if image.status != QUEUED:
+        raise exception.BadRequest(
+            "Attempted to update Location field for an image not in queued status.")
+    access.require_formats(image)
+    stat = await readable(core, url)
+    return await core.db(core.registry.transition, image_id, from_=[QUEUED], to=ACTIVE,
+                         values={"size": stat.size},
+                         locations=[Location(core.url_store().name, url)])
+
+
+async def copy_from(core: Core, ctx: RequestContext, image_id: str, source: Source) -> Image:
+    """Fetch the data of a queued image from an http(s) URL through the pipeline."""
+    url = source.copy_from
+    assert url is not None
+    await check_public_url(url, core.settings.web_download_allow_private)
+    fetched = core.remote_source().get(url)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in fetched:
+                yield chunk
+        except exception.NotFound as exc:
+            raise exception.BadRequest(f"Cannot copy from {url}: {exc}") from None
+
+    return await data.upload(core, ctx, image_id, data.Upload(
+        chunks(), source.store, source.size, source.checksum),
+        failed_status=KILLED, from_status=QUEUED)
+
+
+# -- v2 import: stage, then import in the background ----------------------------------------
+
+async def stage(core: Core, ctx: RequestContext, image_id: str, chunks: AsyncIterator[Chunk],
+                expected_size: int | None) -> Image:
+    """Keep data for a later glance-direct import (queued → uploading)."""
+    staging = core.staging_store()
+    image = await access.mutable(core, ctx, image_id)
+    if image.status != QUEUED:
+        raise exception.Conflict(f"Cannot stage data for an image that is {image.status}")
+    checks = Checks(await size_limit(core, image, expected_size), expected_size)
+
+    async def begin() -> Image:
+        # the staging copy is recorded while it is written, so that recovery can tell a
+        # half-staged image (back to queued) from one being staged by a live process
+        return await core.db(core.registry.start_write, image_id, store=staging.name,
+                             worker=core.worker, from_status=QUEUED, to_status=UPLOADING)
+
+    async def commit(stored: StoredObject, digest: Digest) -> None:
+        await core.db(core.registry.finish_stage, image_id, store=staging.name,
+                      worker=core.worker)
+
+    async def undo() -> bool:
+        return await core.db(core.registry.abandon_write, image_id, store=staging.name,
+                             worker=core.worker, from_status=UPLOADING, to_status=QUEUED)
+
+    await write(core, Write(image_id, staging, begin, commit, undo, what="Staging", gone=(
+        f"Image {image_id} was deleted while its data was staged; the data was discarded")),
+        chunks, checks)
+    return await core.get(ctx, image_id)
+
+
+async def start_import(core: Core, ctx: RequestContext, image: Image, method: str,
+                       uri: str | None, store_name: str | None) -> Task:
+    """Start a glance-direct or web-download import; the work runs as a task in the
+    background."""
+    if store_name is not None:
+        core.store(store_name)
+    if method == "glance-direct":
+        core.staging_store()
+        expected = UPLOADING
+    elif method == "web-download" and core.web_source is not None:
+        if not isinstance(uri, str):
+            raise exception.BadRequest("web-download needs method.uri, an http(s) URL")
+        await check_public_url(uri, core.settings.web_download_allow_private)
+        expected = QUEUED
+    else:
+        raise exception.BadRequest(f"Import method {method!r} is not supported")
+    if image.status != expected:
+        raise exception.Conflict(
+            f"Image {image.id} is {image.status}; {method} needs it {expected}")
+    if not image.disk_format or not image.container_format:
+        raise exception.Conflict("disk_format and container_format must be set before "
+                                 "importing data")
+    # the task exists (stamped with this process) before the image is importing, so that
+    # recovery in another process never takes a running import for an orphan
+    task = Task(id=new_image_id(), image_id=image.id, owner=ctx.owner,
+                input={"import_req": {"method": {"name": method, **(
+                    {"uri": uri} if uri else {})}}, "backend": [store_name]},
+                worker=core.worker)
+    await core.db(core.registry.create_task, task)
+    try:
+        await core.db(core.registry.transition, image.id, from_=[expected], to=IMPORTING)
+    except BaseException as exc:
+        await asyncio.shield(core.db(core.registry.update_task, task.id, "failure",
+                                     f"Not started: {exc}"))
+        raise
+    core.spawn(_run_import(core, ctx, image.id, task.id, method, uri, store_name))
+    return task
+
+
+async def _run_import(core: Core, ctx: RequestContext, image_id: str, task_id: str,
+                      method: str, uri: str | None, store_name: str | None) -> None:
+    await core.db(core.registry.update_task, task_id, "processing")
+    if method == "glance-direct":
+        chunks = core.staging_store().get(image_id)
+    else:
+        assert uri is not None and core.web_source is not None
+        chunks = core.web_source.get(uri)
+    try:
+        # a failed import leaves the image importing, so that the staged data is dropped
+        # before the image is queued again (and can be staged anew)
+        await data.upload(core, ctx, image_id, data.Upload(chunks, store_name),
+                          failed_status=IMPORTING, from_status=IMPORTING)
+    except BaseException as exc:
+        LOG.warning("import of image %s (%s) failed: %s", image_id, method, exc)
+        await asyncio.shield(unstage(core, image_id, IMPORTING))
+        await asyncio.shield(core.db(core.registry.update_task, task_id, "failure",
+                                     f"{type(exc).__name__}: {exc}"))
+        if not isinstance(exc, Exception):
+            raise
+        return
+    await core.discard_staged(image_id)
+    await core.db(core.registry.update_task, task_id, "success", "Import complete")
+
+
+async def unstage(core: Core, image_id: str, status: str) -> None:
+    """Drop staged data and put an image left in ``status`` back to queued (``status`` must
+    be one from which nothing can stage again meanwhile)."""
+    await core.discard_staged(image_id)
+    try:
+        await core.db(core.registry.requeue, image_id, from_=status)
+    except (exception.NotFound, exception.Conflict):
+        pass

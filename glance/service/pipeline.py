@@ -1,0 +1,243 @@
+"""The one upload pipeline: every byte that comes in — v1, v2, staging, import, copy — goes
+through ``write``: hashed (MD5 and SHA-512), size-checked and format-inspected while the
+store writes it, and recorded by the ownership protocol of the registry:
+
+- begin: the write is recorded (a ``saving`` location held by this process) before any
+  byte is written, so that a crash leaves something recovery can clean up;
+- the store writes; on failure it has removed what it wrote, and ``undo`` forgets the
+  location and resets the image;
+- commit: the location becomes active (and the image, say, active); if the commit fails
+  (the image was deleted, or recovery took the write over) the bytes are taken back —
+  deleted only while still this process's to delete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Awaitable, Callable, Generic, TypeVar
+
+from glance import formats
+from glance.common import exception
+from glance.domain import KILLED, LOCATION_SAVING, Image, Location
+from glance.service.core import Core
+from glance.stores import Store, StoredObject
+from glance.stores.base import Chunk
+
+LOG = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Digest:
+    """MD5 and SHA-512 of a stream, each updated in its own worker thread."""
+
+    def __init__(self) -> None:
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.sha512 = hashlib.sha512()
+
+    def update(self, chunk: Chunk) -> Awaitable[Any]:
+        loop = asyncio.get_running_loop()
+        return asyncio.gather(loop.run_in_executor(None, self.md5.update, chunk),
+                              loop.run_in_executor(None, self.sha512.update, chunk))
+
+
+@dataclass(frozen=True)
+class Limit:
+    """An upper bound on an upload's size and why it exists."""
+
+    bytes: int
+    reason: str
+
+
+class DiskCheck:
+    """The format inspection of one upload declared ``declared``."""
+
+    def __init__(self, declared: str) -> None:
+        self.declared = declared
+        self.inspector = formats.Inspector()
+        self.result: formats.Result | None = None
+
+    def check(self) -> None:
+        """InvalidDiskImage (415) unless the data is a safe disk of the declared format."""
+        self.result = found = self.inspector.result()
+        problems = [formats.mismatch(self.declared, found)]
+        if not found.safe:
+            problems.append(f"the image data is an unsafe {found.format} disk: {found.problem}")
+        problem = "; ".join(p for p in problems if p)
+        if problem:
+            raise exception.InvalidDiskImage(f"Image data rejected: {problem}")
+
+
+@dataclass(frozen=True)
+class Checks:
+    """What the data must match while it streams: the declared size and MD5, a limit, and
+    (optionally) the declared disk format."""
+
+    limit: Limit
+    size: int | None = None
+    checksum: str | None = None
+    disk: DiskCheck | None = None
+
+
+async def size_limit(core: Core, image: Image, expected_size: int | None) -> Limit:
+    """The most bytes an upload of ``image`` may bring: the size cap or the owner's quota
+    left. A declared ``expected_size`` beyond it is refused (413) before any data is read."""
+    cap = core.settings.image_size_cap
+    limit = Limit(cap, f"the size limit of {cap} bytes")
+    quota = core.settings.project_storage_quota
+    if quota >= 0 and image.owner is not None:
+        used = (await core.db(core.registry.usage, image.owner, image.id))["size"]
+        if quota - used < limit.bytes:
+            limit = Limit(max(quota - used, 0),
+                          f"project {image.owner}'s storage quota of {quota} bytes "
+                          f"({used} already used)")
+    if expected_size is not None and expected_size > limit.bytes:
+        raise exception.LimitExceeded(f"Image size {expected_size} exceeds {limit.reason}")
+    return limit
+
+
+def disk_check(core: Core, image: Image) -> DiskCheck | None:
+    """The format inspection an upload of ``image`` gets (None: none, because it is off,
+    the container wraps the disk, or the disk_format is not one we inspect)."""
+    if not core.settings.image_format_inspection or image.container_format != "bare" or \
+            image.disk_format not in formats.INSPECTED:
+        return None
+    return DiskCheck(image.disk_format)
+
+
+async def verified(chunks: AsyncIterator[Chunk], digest: Digest,
+                   checks: Checks) -> AsyncIterator[Chunk]:
+    """Pass chunks through, hashing each while the store writes it, enforcing sizes, and
+    (with a disk check) checking the data is a safe disk of the declared format."""
+    size = 0
+    pending: Awaitable[Any] | None = None
+    try:
+        async for chunk in chunks:
+            if pending is not None:
+                await pending
+                pending = None
+            size += len(chunk)
+            if checks.size is not None and size > checks.size:
+                raise exception.BadRequest(
+                    f"Size mismatch: the declared size is {checks.size} bytes but the "
+                    f"data is longer")
+            if size > checks.limit.bytes:
+                raise exception.LimitExceeded(f"Image data exceeds {checks.limit.reason}")
+            pending = digest.update(chunk)
+            if checks.disk is not None:
+                checks.disk.inspector.feed(chunk)
+            yield chunk
+        if pending is not None:
+            await pending
+            pending = None
+    finally:
+        if pending is not None:
+            await asyncio.gather(pending, return_exceptions=True)
+    if checks.size is not None and size != checks.size:
+        raise exception.BadRequest(
+            f"Size mismatch: the declared size is {checks.size} bytes but the data has "
+            f"{size}")
+    if checks.checksum is not None and checks.checksum.lower() != digest.md5.hexdigest():
+        raise exception.BadRequest(
+            f"Checksum mismatch: x-image-meta-checksum says {checks.checksum} but the data's "
+            f"MD5 is {digest.md5.hexdigest()}")
+    if checks.disk is not None:
+        checks.disk.check()
+
+
+def failure_values(status: str) -> dict[str, Any]:
+    """What a failed upload resets: nothing when the image is killed; when it goes back to
+    be uploaded again, everything the upload set, as if it never happened."""
+    if status == KILLED:
+        return {}
+    return dict(size=None, virtual_size=None, checksum=None, os_hash_algo=None,
+                os_hash_value=None)
+
+
+@dataclass(frozen=True)
+class Write(Generic[T]):
+    """One write of an image's bytes into ``store``, as the registry records it."""
+
+    image_id: str
+    store: Store
+    begin: Callable[[], Awaitable[object]]  # record the write (held by this process)
+    commit: Callable[[StoredObject, Digest], Awaitable[T]]  # the write is complete
+    undo: Callable[[], Awaitable[object]]  # nothing was kept: forget it, reset the image
+    what: str = "Upload"  # for messages: "Upload", "Staging", "Copy"
+    gone: str | None = None  # the message of Gone, when the image is deleted meanwhile
+
+
+async def write(core: Core, job: Write[T], chunks: AsyncIterator[Chunk],
+                checks: Checks) -> T:
+    """Run ``job``: begin, stream the verified chunks into the store, commit; on any failure
+    nothing of it is left and the error propagates (a client gone mid-transfer: 400)."""
+    await job.begin()
+    digest = Digest()
+    try:
+        stored = await job.store.put(job.image_id, verified(chunks, digest, checks),
+                                     checks.size)
+    except BaseException as exc:
+        # the store removed what it wrote; only the record is left to undo
+        await asyncio.shield(job.undo())
+        if isinstance(exc, (ConnectionError, asyncio.IncompleteReadError)):
+            raise exception.BadRequest(
+                f"{job.what} failed: the client disconnected before sending all data") from exc
+        raise
+    try:
+        return await job.commit(stored, digest)
+    except BaseException as exc:
+        # verification failed, or the image was deleted or the write taken over meanwhile
+        if await asyncio.shield(take_back(core, job.image_id, job.store, stored.key)):
+            await asyncio.shield(job.undo())
+        if job.gone is not None and isinstance(exc, exception.NotFound):
+            raise exception.Gone(job.gone) from None
+        raise
+
+
+async def take_back(core: Core, image_id: str, store: Store, key: str) -> bool:
+    """After a write of this process could not be committed: delete its bytes if they are
+    still this process's to delete — its location still held by it (then True: the caller
+    forgets the location), or the image deleted or killed (its keys are never written
+    again). Bytes under a location another process took over are left to it."""
+    mine = Location(store.name, image_id, LOCATION_SAVING, core.worker)
+    if await core.db(core.registry.claim_location, image_id, store.name, worker=core.worker,
+                     expected=mine):
+        return await delete_held(core, image_id, store, key)
+    try:
+        image = await core.db(core.registry.get, image_id, True)
+    except exception.NotFound:
+        return False
+    if image.deleted or image.status == KILLED:
+        await store.delete(key)
+    return False
+
+
+async def delete_held(core: Core, image_id: str, store: Store, key: str) -> bool:
+    """Delete the bytes of a location this process holds for deletion; if the store fails,
+    let go of the location (recovery tries again) and say False."""
+    try:
+        await store.delete(key)
+        return True
+    except exception.StoreError as exc:
+        LOG.error("image %s: cannot delete its data in store %s (%s); recovery will try "
+                  "again", image_id, store.name, exc)
+        await core.db(core.registry.release_location, image_id, store.name, worker=core.worker)
+        return False
+
+
+async def discard_data(core: Core, image: Image) -> None:
+    """Delete every copy of a deleted image's bytes (each location held by this process for
+    deletion), then forget its locations. A store that fails keeps its location for
+    recovery to retry."""
+    for location in image.locations:
+        store = core.holder(location)
+        if store is None:
+            LOG.error("image %s: its store %s is no longer configured; data left in place",
+                      image.id, location.store)
+            continue
+        if store.writable and not await delete_held(core, image.id, store, location.key):
+            continue
+        await core.db(core.registry.forget_location, image.id, location.store,
+                      worker=core.worker)
