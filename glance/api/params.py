@@ -9,10 +9,9 @@ from aiohttp import web
 
 from glance.api.transfer import has_body
 from glance.common import exception
-from glance.domain import SORT_KEYS
+from glance.domain import SORT_DIRS, SORT_KEYS
 
 OCTET_STREAM = "application/octet-stream"
-SORT_DIRS: tuple[str, ...] = ("asc", "desc")
 
 
 def nonnegative_int(value: str, name: str) -> int:

@@ -7,8 +7,10 @@ from glance.domain.fields import (
                                   BY_NAME,
                                   FIELDS,
                                   SETTABLE,
+                                  SORT_DIRS,
                                   SORT_KEYS,
                                   V1_ORDER,
+                                  V2_VIRTUAL_KEYS,
                                   Field,
                                   v1_fields,
                                   v1_names,
@@ -59,10 +61,10 @@ from glance.domain.rules import (
 
 __all__ = [
     "ACTIVE", "AMAZON_FORMATS", "ANY_MEMBERSHIP", "BY_NAME", "CONTAINER_FORMATS", "DEACTIVATED",
-    "DELETED", "DISK_FORMATS", "FIELDS", "Field", "HAS_DATA", "IMPORTING", "Image",
-    "ImageQuery", "KILLED", "LOCATION_ACTIVE", "LOCATION_DELETING", "LOCATION_SAVING",
-    "Location", "MAX_NAME_LENGTH", "MEMBER_STATUSES", "Membership", "PENDING_DELETE", "QUEUED",
-    "SAVING", "SETTABLE", "SORT_KEYS", "STATUSES", "TASK_STATUSES", "TIME_OPERATORS",
+    "DELETED", "DISK_FORMATS", "FIELDS", "Field", "HAS_DATA", "IMPORTING", "Image", "ImageQuery",
+    "KILLED", "LOCATION_ACTIVE", "LOCATION_DELETING", "LOCATION_SAVING", "Location",
+    "MAX_NAME_LENGTH", "MEMBER_STATUSES", "Membership", "PENDING_DELETE", "QUEUED", "SAVING",
+    "SETTABLE", "SORT_DIRS", "SORT_KEYS", "STATUSES", "TASK_STATUSES", "TIME_OPERATORS",
     "TRANSITIONS", "TYPE_FORMATS", "Task", "UNFINISHED_TASK", "UPLOADING", "V1_ORDER",
-    "VISIBILITIES", "apply_format_rules", "check_transition", "new_image_id", "utcnow",
-    "v1_fields", "v1_names", "v2_fields", "validate_image_id"]
+    "V2_VIRTUAL_KEYS", "VISIBILITIES", "apply_format_rules", "check_transition", "new_image_id",
+    "utcnow", "v1_fields", "v1_names", "v2_fields", "validate_image_id"]

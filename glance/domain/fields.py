@@ -76,6 +76,12 @@ SETTABLE: frozenset[str] = frozenset(f.name for f in FIELDS if f.settable)
 SORT_KEYS: tuple[str, ...] = ("name", "status", "container_format", "disk_format", "size",
                               "id", "created_at", "updated_at")  # in the order errors list them
 assert set(SORT_KEYS) == {f.name for f in FIELDS if f.sortable}
+SORT_DIRS: tuple[str, ...] = ("asc", "desc")
+
+# Keys v2 shows besides the fields: the links, stores and locations it computes for each
+# response (its image schema's other base properties).
+V2_VIRTUAL_KEYS: frozenset[str] = frozenset({"direct_url", "self", "file", "schema", "stores",
+                                             "locations"})
 
 
 def v1_fields(*, index: bool = False) -> tuple[Field, ...]:

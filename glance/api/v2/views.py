@@ -7,13 +7,20 @@ from datetime import datetime
 from typing import Any
 
 from glance.common import exception
-from glance.domain import FIELDS, SETTABLE, Image, Membership, Task, v2_fields
+from glance.domain import (
+    FIELDS,
+    SETTABLE,
+    V2_VIRTUAL_KEYS,
+    Image,
+    Membership,
+    Task,
+    v2_fields,
+)
 
 # Keys every image shows (null when unset), in this order.
 BASE_KEYS: tuple[str, ...] = tuple(f.name for f in v2_fields())
 # Keys v2 computes for each response (links, stores) or does not serve (locations).
-VIRTUAL_KEYS: frozenset[str] = frozenset({"direct_url", "self", "file", "schema", "stores",
-                                          "locations"})
+VIRTUAL_KEYS: frozenset[str] = V2_VIRTUAL_KEYS
 # Keys a caller may set on create and change with PATCH.
 WRITABLE_KEYS: frozenset[str] = SETTABLE
 # Keys the server sets: sending them is 403.
