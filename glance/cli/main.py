@@ -16,11 +16,10 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from glance.cli import session, v1_commands
+from glance.cli import session
 from glance.cli.errors import UsageError
 from glance.cli.parser import Parsers, resolve
-from glance.client import Client
-from glance.client_v2 import V2Client
+from glance.client import Client, V2Client
 from glance.common import exception
 
 
@@ -36,15 +35,9 @@ def _run(parsers: Parsers, args: argparse.Namespace) -> int:
         return int(args.handler(args))
     conn = session.connect(args)
     args.connection = conn
-    client: Client | V2Client
-    if args.api == "v1":
-        client = v1_commands.make_client(conn)
-    else:
-        client = V2Client(conn.endpoint, conn.token, timeout=conn.timeout, verify=conn.verify)
-    try:
+    client: Client | V2Client = conn.v1_client() if args.api == "v1" else conn.v2_client()
+    with client:
         return int(args.handler(client, args))
-    finally:
-        client.close()
 
 
 def _parse(parsers: Parsers, argv: Sequence[str] | None) -> argparse.Namespace:

@@ -1,14 +1,15 @@
 """The ``glance`` command line: global options (accepted before or after the command) and
-the commands of ``v1_commands`` and ``v2_commands``."""
+the commands of ``v1``, ``v2`` and ``admin``."""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from glance import __version__
-from glance.cli import v1_commands, v2_commands
+from glance.cli import admin, v1, v2
+from glance.cli.command import Handler
 from glance.cli.session import DEFAULT_URL
 
 #: Global options and the value they take when not given (flags default to SUPPRESS so
@@ -116,13 +117,14 @@ class Parsers:
         self.top.add_argument("--version", action="version", version=f"glance {__version__}")
         self._sub = self.top.add_subparsers(dest="command", metavar="COMMAND", required=True)
         self.commands: dict[str, argparse.ArgumentParser] = {}
-        v1_commands.register(self.command, self.common)
-        v2_commands.register(self.command)
+        v1.register(self.command)
+        admin.register(self.command, self.common)
+        v2.register(self.command)
         p = self.command("help", None, "Display help about this program or one of its "
                                        "commands.")
         p.add_argument("topic", metavar="COMMAND", nargs="?", help="the command to explain")
 
-    def command(self, name: str, handler: Callable[..., int] | None, help_text: str,
+    def command(self, name: str, handler: Handler | None, help_text: str,
                 api: str | None = None,
                 aliases: Sequence[str] = ()) -> argparse.ArgumentParser:
         """A new command: ``handler(client, args)`` for ``api`` ``v1``/``v2``, or

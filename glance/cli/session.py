@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from glance.cli.errors import UsageError
-from glance.client_v2 import strip_version
+from glance.client import Client, V2Client
+from glance.client.wire import strip_version
 from glance.common import exception
 
 DEFAULT_URL = "http://127.0.0.1:9292"
@@ -53,6 +54,21 @@ class Connection:
     token: str | None
     verify: bool | str = True
     timeout: float | None = None
+
+    def v1_client(self, headers: dict[str, str] | None = None) -> Client:
+        """A v1 client of this service (sending ``headers`` with every request)."""
+        kwargs: dict[str, Any] = {"auth_tok": self.token, "timeout": self.timeout}
+        if self.verify is False:
+            kwargs["insecure"] = True
+        elif isinstance(self.verify, str):
+            kwargs["ca_file"] = self.verify
+        if headers:
+            kwargs["headers"] = headers
+        return Client(self.endpoint, **kwargs)
+
+    def v2_client(self) -> V2Client:
+        """A v2 client of this service."""
+        return V2Client(self.endpoint, self.token, timeout=self.timeout, verify=self.verify)
 
 
 def setting(args: argparse.Namespace, name: str) -> Any:

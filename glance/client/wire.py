@@ -1,6 +1,6 @@
-"""The client's wire format: metadata ⇄ ``x-image-meta-*`` headers, list queries, image
-paths, error answers → the glance exception of their status, and request bodies streamed
-from files, bytes or iterables (never read whole)."""
+"""The wire format both API clients speak: endpoints, v1's metadata ⇄ ``x-image-meta-*``
+headers, query values and path segments, error answers → the glance exception of their
+status, and request bodies streamed from files, bytes or iterables (never read whole)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import io
 import os
 import re
 from datetime import datetime
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping, Protocol, runtime_checkable
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -27,6 +27,25 @@ _TRUE = frozenset({"true", "on", "1", "yes"})
 _FALSE = frozenset({"false", "off", "0", "no"})
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _BAD_VALUE_CHARS = re.compile(r"[\r\n\x00]")
+VERSION_SUFFIX = re.compile(r"/v\d+(\.\d+)?/?$")  # /v1, /v2, /v1.1 … at the end of a URL
+MAX_ERROR_TEXT = 500  # characters of a non-JSON error body kept in the message
+
+
+@runtime_checkable
+class Readable(Protocol):
+    """What an upload reads from: a binary file, or anything with ``read(size)``."""
+
+    def read(self, size: int = -1, /) -> bytes:
+        """Up to ``size`` bytes; ``b""`` at the end."""
+
+
+def strip_version(url: str) -> str:
+    """``url`` without a trailing ``/v2`` (``/v1``, ``/v2.0``…) or slash: the API root."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"Not an http(s) URL: {url!r}")
+    return VERSION_SUFFIX.sub("", url.rstrip("/")).rstrip("/")
 
 
 def meta_to_headers(image_meta: Mapping[str, Any]) -> dict[str, bytes]:
@@ -98,6 +117,7 @@ def _header_value(value: Any) -> bytes:
 
 
 def query_value(value: Any) -> str:
+    """A query parameter's text: booleans as ``true``/``false``, times in ISO 8601."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):
@@ -133,6 +153,7 @@ def image_id_from(image: str | int) -> str:
 
 
 def quote_segment(value: Any) -> str:
+    """``value`` as one path segment (``/`` and every reserved character escaped)."""
     return quote(str(value), safe="")
 
 
@@ -154,26 +175,15 @@ def membership(entry: Any) -> dict[str, Any]:
     raise TypeError(f"A membership is a dict with member_id (and can_share), not {entry!r}")
 
 
-def error_of(response: httpx.Response) -> exception.GlanceException:
-    message: str | None = None
-    try:
-        body = response.json()
-        if isinstance(body, dict):
-            error = body.get("error")
-            if isinstance(error, dict) and error.get("message"):
-                message = str(error["message"])
-            elif isinstance(body.get("message"), str):
-                message = body["message"]
-    except (ValueError, httpx.ResponseNotRead):
-        pass
-    if message is None:
-        try:
-            message = response.text.strip() or None
-        except httpx.ResponseNotRead:
-            message = None
+def error_of(response: httpx.Response, *, with_status: bool = False) -> exception.GlanceException:
+    """The exception of an error answer's status, carrying the server's message (its JSON
+    envelope's, else its text); ``with_status`` appends ``(HTTP 404 Not Found)`` to it."""
+    status = f"{response.status_code} {response.reason_phrase}"
+    message = _server_message(response)
     if message is None:  # HEAD answers carry no body: say at least what was asked for
-        message = f"{response.request.method} {response.request.url.path} answered " \
-                  f"{response.status_code} {response.reason_phrase}"
+        message = f"{response.request.method} {response.request.url.path} answered {status}"
+    elif with_status:
+        message = f"{message} (HTTP {status})"
     exc = exception.from_status(response.status_code, message)
     if response.status_code == 415 and response.request.headers.get(
             "content-type", "").startswith(OCTET_STREAM):
@@ -184,8 +194,26 @@ def error_of(response: httpx.Response) -> exception.GlanceException:
     return exc
 
 
-def stream_of(data: Any) -> tuple[bytes | Iterable[bytes], int | None]:
-    """``(content, length or None)`` for image data of any accepted kind, without reading it."""
+def _server_message(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+        if isinstance(body, dict):
+            error = body.get("error")
+            if isinstance(error, dict) and error.get("message"):
+                return str(error["message"])
+            if isinstance(body.get("message"), str):
+                return str(body["message"])
+    except (ValueError, httpx.ResponseNotRead):
+        pass
+    try:
+        return " ".join(response.text.split())[:MAX_ERROR_TEXT] or None
+    except httpx.ResponseNotRead:
+        return None
+
+
+def stream_of(data: Any) -> tuple[bytes | Iterator[bytes], int | None]:
+    """``(content, length or None)`` for image data of any accepted kind, without reading it:
+    bytes, a file (binary or text mode) or anything with ``read``, or an iterable of bytes."""
     if isinstance(data, str):
         raise TypeError("image_data must be bytes, a file object or an iterable of bytes, "
                         "not str (to upload a file, pass open(path, 'rb'))")
@@ -194,16 +222,16 @@ def stream_of(data: Any) -> tuple[bytes | Iterable[bytes], int | None]:
     if isinstance(data, (bytearray, memoryview)):
         view = memoryview(data).cast("B")
         return _view_chunks(view), view.nbytes
-    if hasattr(data, "read"):
+    if isinstance(data, Readable):
         if isinstance(data, io.TextIOBase) and hasattr(data, "buffer"):
             data = data.buffer  # open(path) in text mode, as the 2011 guide does
-        return _file_chunks(data), _remaining_size(data)
+        return _file_chunks(data), remaining_size(data)
     if isinstance(data, Iterable):
         return _iter_chunks(data), None
     raise TypeError(f"Unsupported image_data of type {type(data).__name__}")
 
 
-def _remaining_size(fileobj: Any) -> int | None:
+def remaining_size(fileobj: Any) -> int | None:
     """Bytes left from the current position of a seekable file, else None (pipes, sockets)."""
     try:
         if hasattr(fileobj, "seekable") and not fileobj.seekable():
@@ -219,9 +247,9 @@ def _remaining_size(fileobj: Any) -> int | None:
     return remaining
 
 
-def _file_chunks(fileobj: Any) -> Iterator[bytes]:
+def _file_chunks(fileobj: Readable) -> Iterator[bytes]:
     while True:
-        chunk = fileobj.read(CHUNK_SIZE)
+        chunk: bytes | str = fileobj.read(CHUNK_SIZE)
         if not chunk:
             return
         yield chunk.encode("utf-8") if isinstance(chunk, str) else bytes(chunk)

@@ -1,21 +1,17 @@
-"""``Client``: the Images API v1 client of the 2011 client guide, over httpx, and the
-iterator a download returns."""
+"""``Client``: the Images API v1 client of the 2011 client guide, over httpx."""
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Any, Iterable, Mapping
 from urllib.parse import urlsplit
 
-import httpx
-
-from glance import __version__
+from glance.client.base import BaseClient
+from glance.client.download import ImageBodyIterator
 from glance.client.wire import (
     CHUNK_SIZE,
     META_PREFIX,
     OCTET_STREAM,
-    error_of,
+    VERSION_SUFFIX,
     filter_query,
     headers_to_meta,
     image_path,
@@ -25,63 +21,14 @@ from glance.client.wire import (
     quote_segment,
     stream_of,
 )
-from glance.common import exception
 
 DEFAULT_PORT = 9292
 DEFAULT_DOC_ROOT = "/v1"
 LIST_PARAMS = frozenset({"limit", "marker", "sort_key", "sort_dir"})
-_VERSION_SEGMENT = re.compile(r"/v\d+(\.\d+)?$")
 _COMPAT_KWARGS = frozenset({"creds", "configure_via_auth"})  # accepted, ignored (no auth plugins)
 
 
-class ImageBodyIterator:
-    """Iterator over the bytes of a downloaded image, read from the network as it goes.
-
-    The response is closed when the iterator is exhausted, when ``close()`` is called, when
-    it is used as a context manager and the block ends, or when it is garbage collected.
-    """
-
-    def __init__(self, response: httpx.Response, chunk_size: int = CHUNK_SIZE) -> None:
-        self._response: httpx.Response | None = response
-        self._chunks = response.iter_bytes(chunk_size)
-        self.chunk_size = chunk_size
-
-    def __iter__(self) -> ImageBodyIterator:
-        return self
-
-    def __next__(self) -> bytes:
-        if self._response is None:
-            raise StopIteration
-        try:
-            return next(self._chunks)
-        except StopIteration:
-            self.close()
-            raise
-        except httpx.TransportError as exc:
-            self.close()
-            raise exception.ClientConnectionError(
-                f"Connection lost while downloading the image: {exc}") from exc
-
-    def close(self) -> None:
-        """Stop reading and release the connection."""
-        response, self._response = self._response, None
-        if response is not None:
-            response.close()
-
-    def __enter__(self) -> ImageBodyIterator:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - never raise from a finalizer
-            pass
-
-
-class Client:
+class Client(BaseClient):
     """Client of a glance server's Images API v1.
 
     ``Client("glance.example.com", 9292)`` or ``Client("http://glance.example.com:9292")``.
@@ -102,8 +49,6 @@ class Client:
         if unknown:
             raise TypeError(f"Client() got unexpected keyword arguments: {sorted(unknown)}")
 
-        self.base_url = self._base_url(host, port, use_ssl, doc_root)
-        self.auth_tok = auth_tok
         verify: bool | str = True
         if insecure:
             verify = False
@@ -112,10 +57,21 @@ class Client:
         cert: Any = None
         if cert_file:
             cert = (cert_file, key_file) if key_file else cert_file
-        headers = {"User-Agent": f"glance-client/{__version__}", **extra_headers}
-        self._http = httpx.Client(base_url=self.base_url, headers=headers,
-                                  timeout=httpx.Timeout(timeout), verify=verify, cert=cert,
-                                  follow_redirects=False)
+        super().__init__(self._base_url(host, port, use_ssl, doc_root), auth_tok,
+                         timeout=timeout, verify=verify, cert=cert, headers=extra_headers)
+
+    @property
+    def auth_tok(self) -> str | None:
+        """The token sent as ``x-auth-token`` (None: none)."""
+        return self.token
+
+    @auth_tok.setter
+    def auth_tok(self, auth_tok: str | None) -> None:
+        self.token = auth_tok
+
+    def set_auth_token(self, auth_tok: str | None) -> None:
+        """Use ``auth_tok`` (or no token) for the following requests."""
+        self.token = auth_tok
 
     @staticmethod
     def _base_url(host: str, port: int | None, use_ssl: bool, doc_root: str | None) -> str:
@@ -127,7 +83,7 @@ class Client:
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise ValueError(f"Not an http(s) URL: {host!r}")
             path = parts.path.rstrip("/")
-            if not _VERSION_SEGMENT.search(path):
+            if not VERSION_SUFFIX.search(path):
                 path += root
             return f"{parts.scheme}://{parts.netloc}{path}"
         scheme = "https" if use_ssl else "http"
@@ -136,22 +92,6 @@ class Client:
         has_port = host.rsplit("]", 1)[-1].count(":") == 1  # "host:port" given as host
         netloc = host if port is None or has_port else f"{host}:{int(port)}"
         return f"{scheme}://{netloc}{root}"
-
-    # -- lifecycle ------------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        self._http.close()
-
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def set_auth_token(self, auth_tok: str | None) -> None:
-        """Use ``auth_tok`` (or no token) for the following requests."""
-        self.auth_tok = auth_tok
 
     # -- listing --------------------------------------------------------------------------
 
@@ -300,41 +240,3 @@ class Client:
             if meta.get("size") is None:
                 headers[META_PREFIX + "size"] = str(length).encode()
         return content
-
-    def _send(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
-              headers: Mapping[str, bytes] | None = None,
-              content: bytes | Iterable[bytes] | None = None, json_body: Any = None,
-              stream: bool = False) -> httpx.Response:
-        """Send one request; raise the glance exception for an error status."""
-        all_headers: dict[str, Any] = dict(headers or {})
-        if self.auth_tok:
-            all_headers["x-auth-token"] = self.auth_tok
-        if json_body is not None:
-            content = json.dumps(json_body).encode()
-            all_headers["content-type"] = "application/json"
-        request = self._http.build_request(method, path, params=params, headers=all_headers,
-                                           content=content)
-        try:
-            response = self._http.send(request, stream=stream)
-        except httpx.TransportError as exc:
-            raise exception.ClientConnectionError(
-                f"Error talking to {self.base_url}: {exc or type(exc).__name__}") from exc
-        if response.is_success:
-            return response
-        try:
-            if stream:
-                response.read()
-        except httpx.TransportError:
-            pass
-        finally:
-            response.close()
-        raise error_of(response)
-
-    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self._send(method, path, **kwargs)
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise exception.ServerError(
-                f"{method} {path} answered {response.status_code} with a body that is not "
-                f"JSON: {response.text[:200]!r}") from exc
