@@ -26,9 +26,12 @@ IMAGE_FIELDS: frozenset[str] = frozenset(
                                                        "location"})
 #: Fields the server sets itself: dropped, with a note, from ``add`` and ``update``
 #: (``update`` also drops the original CLI's names of the timestamps).
-ADD_NOT_SETTABLE: frozenset[str] = frozenset(f.v1_name for f in v1_fields()) - IMAGE_FIELDS
-UPDATE_NOT_SETTABLE: frozenset[str] = ADD_NOT_SETTABLE | {"created_on", "updated_on",
-                                                          "deleted_on"}
+# The original CLI's lists (v1-reference: `add` drops status and size; `update` also the
+# times and `deleted`); any other name that is not an image field becomes a property.
+ADD_NOT_SETTABLE: frozenset[str] = frozenset({"status", "size"})
+UPDATE_NOT_SETTABLE: frozenset[str] = ADD_NOT_SETTABLE | {
+    "created_at", "updated_at", "deleted_at", "deleted", "created_on", "updated_on",
+    "deleted_on"}
 
 
 def image_meta(fields: dict[str, str], not_settable: Collection[str]) -> dict[str, Any]:
