@@ -2,7 +2,7 @@
 so that recovery after a crash applies it too (a v2 upload: queued again; v1: killed).
 
 Revision ID: 0011
-Revises: 0006
+Revises: 0007
 
 Images recorded before it have none, which means killed (what recovery always did).
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
