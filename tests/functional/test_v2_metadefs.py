@@ -422,3 +422,50 @@ def test_load_refuses_a_bad_file_and_loads_nothing(loaded_server: RunningServer,
     assert result.returncode != 0
     assert "b.json" in result.stderr
     assert httpx.get(f"{loaded_server.url}{NS}/fine-one").status_code == 404
+
+
+# -- python-glanceclient, unmodified ----------------------------------------------------------
+
+def test_python_glanceclient_metadefs(server: RunningServer):
+    """The library behind `glance md-*`: it validates what it sends and receives against the
+    schemas we serve, and sends back whole records on update."""
+    from glanceclient import Client
+
+    client = Client("2", endpoint=server.url, token="x")
+    name = unique("gc")
+    created = client.metadefs_namespace.create(
+        namespace=name, visibility="public", description="by glanceclient",
+        resource_type_associations=[{"name": "OS::Glance::Image", "prefix": "gc_"}])
+    assert created["namespace"] == name
+    client.metadefs_property.create(name, name="speed", title="Speed", type="integer",
+                                    minimum=0)
+    client.metadefs_object.create(name, name="Thing", description="a thing",
+                                  properties={"size": {"title": "Size", "type": "number"}})
+    client.metadefs_tag.create(name, "gone")
+    # (append=True makes glanceclient 4.x itself fail: it sends the header's value as a bool)
+    tags = list(client.metadefs_tag.create_multiple(name, tags=["x", "y"]))
+    assert [t["name"] for t in tags] == ["x", "y"]
+    client.metadefs_tag.create(name, "first")
+    assert sorted(t["name"] for t in client.metadefs_tag.list(name)) == ["first", "x", "y"]
+    assert name in [n["namespace"] for n in client.metadefs_namespace.list()]
+
+    updated = client.metadefs_namespace.update(name, description="changed")
+    assert updated["description"] == "changed"
+    assert client.metadefs_object.update(name, "Thing", description="still")["description"] \
+        == "still"
+    assert client.metadefs_property.update(name, "speed", title="Fast")["title"] == "Fast"
+    assert client.metadefs_tag.update(name, "first", name="second")["name"] == "second"
+    shown = client.metadefs_namespace.get(name, resource_type="OS::Glance::Image")
+    assert set(shown["properties"]) == {"gc_speed"}
+
+    types = [t["name"] for t in client.metadefs_resource_type.list()]
+    assert "OS::Nova::Flavor" in types
+    client.metadefs_resource_type.associate(name, name="OS::Nova::Flavor", prefix="gc:")
+    assert {a["name"] for a in client.metadefs_resource_type.get(name)} == {
+        "OS::Glance::Image", "OS::Nova::Flavor"}
+    client.metadefs_resource_type.deassociate(name, "OS::Nova::Flavor")
+    client.metadefs_tag.delete_all(name)
+    client.metadefs_property.delete_all(name)
+    client.metadefs_object.delete_all(name)
+    client.metadefs_namespace.delete(name)
+    assert name not in [n["namespace"] for n in client.metadefs_namespace.list()]
