@@ -469,3 +469,48 @@ def test_python_glanceclient_metadefs(server: RunningServer):
     client.metadefs_object.delete_all(name)
     client.metadefs_namespace.delete(name)
     assert name not in [n["namespace"] for n in client.metadefs_namespace.list()]
+
+
+def test_openstacksdk_metadefs(server: RunningServer):
+    """openstacksdk's image proxy, unmodified, over the metadefs API."""
+    import openstack
+
+    conn = openstack.connection.Connection(auth_type="none",
+                                           image_endpoint_override=server.url + "/v2")
+    try:
+        image = conn.image
+        name = unique("sdk")
+        created = image.create_metadef_namespace(namespace=name, visibility="public",
+                                                 display_name="From the SDK")
+        assert created.namespace == name and created.visibility == "public"
+        assert name in [n.namespace for n in image.metadef_namespaces()]
+        image.create_metadef_property(name, name="level", title="Level", type="integer",
+                                      minimum=1, maximum=9)
+        assert [p.name for p in image.metadef_properties(name)] == ["level"]
+        image.update_metadef_property("level", name, title="Level", type="integer",
+                                      maximum=5)
+        assert image.get_metadef_property("level", name).maximum == 5
+        image.create_metadef_object(name, name="Box", properties={
+            "width": {"title": "Width", "type": "number"}})
+        assert image.get_metadef_object("Box", name).properties["width"]["type"] == "number"
+        image.add_tag_to_metadef_namespace(name, "one")
+        image.get_metadef_namespace(name).set_tags(image, ["two", "three"], append=True)
+        tags = [t["name"] for t in conn.image.get(f"/metadefs/namespaces/{name}/tags")
+                .json()["tags"]]
+        assert sorted(tags) == ["one", "three", "two"]
+        image.remove_tags_from_metadef_namespace(name)
+        assert "OS::Glance::Image" in [t.name for t in image.metadef_resource_types()]
+        image.create_metadef_resource_type_association(name, name="OS::Glance::Image",
+                                                       prefix="sdk_")
+        assert [a.name for a in image.metadef_resource_type_associations(name)] == [
+            "OS::Glance::Image"]
+        image.delete_metadef_resource_type_association("OS::Glance::Image", name)
+        updated = image.update_metadef_namespace(name, description="changed",
+                                                 visibility="public")
+        assert updated.description == "changed"
+        image.delete_all_metadef_objects(name)
+        image.delete_all_metadef_properties(name)
+        image.delete_metadef_namespace(name)
+        assert name not in [n.namespace for n in image.metadef_namespaces()]
+    finally:
+        conn.close()
