@@ -44,7 +44,10 @@ def valid(http: httpx.Client, name: str, body: Any) -> Any:
 
 def create(http: httpx.Client, headers: dict[str, str] | None = None, **fields: Any
            ) -> dict[str, Any]:
+    """A new namespace of p1's (made by an admin when it is public)."""
     body = {"namespace": unique(), **fields}
+    if body.get("visibility") == "public" and headers is None:
+        headers, body["owner"] = ADMIN, "p1"
     resp = http.post(NS, json=body, headers=headers or OWNER)
     assert resp.status_code == 201, resp.text
     return dict(valid(http, "namespace", resp.json()))
@@ -81,7 +84,8 @@ def test_namespace_create_show_update_delete(http):
                          "properties": {"bus": {"title": "Bus", "type": "string",
                                                 "enum": ["virtio", "scsi"]}}}],
             "tags": [{"name": "alpha"}, {"name": "beta"}]}
-    resp = http.post(NS, json=body, headers=OWNER)
+    assert http.post(NS, json=body, headers=OWNER).status_code == 403  # public: admins
+    resp = http.post(NS, json={**body, "owner": "p1"}, headers=ADMIN)
     assert resp.status_code == 201, resp.text
     created = valid(http, "namespace", resp.json())
     assert resp.headers["Location"] == f"{NS}/{name}"
@@ -204,6 +208,19 @@ def test_access_rules(http, visibility, caller):
         assert resp.status_code in ((200, 201, 204) if changes else (denied,)), resp.text
     resp = http.delete(path, headers=headers)
     assert resp.status_code == (204 if changes else denied)
+
+
+def test_only_an_admin_makes_a_namespace_public(http):
+    ns = create(http)
+    path, name = f"{NS}/{ns['namespace']}", ns["namespace"]
+    assert http.put(path, json={"namespace": name, "visibility": "public"},
+                    headers=OWNER).status_code == 403
+    resp = http.put(path, json={"namespace": name, "visibility": "public"}, headers=ADMIN)
+    assert resp.json()["visibility"] == "public" and resp.json()["owner"] == "p1"
+    # the owner changes its public namespace, keeping it public
+    resp = http.put(path, json={"namespace": name, "visibility": "public",
+                                "description": "mine"}, headers=OWNER)
+    assert resp.status_code == 200 and resp.json()["description"] == "mine"
 
 
 def test_only_an_admin_sets_another_owner(http):
@@ -387,6 +404,10 @@ def test_starter_catalogue_loads_and_is_served(loaded_server: RunningServer, tmp
                             params={"resource_type": "OS::Nova::Flavor"}).json()
         valid(http, "namespace", watchdog)
         assert watchdog["properties"]["hw:watchdog_action"]["default"] == "disabled"
+        cpu = http.get(f"{NS}/Starter::Compute::Hardware/objects/CPU topology")
+        assert cpu.status_code == 200, cpu.text
+        assert cpu.json()["self"].endswith("/objects/CPU%20topology")
+        assert http.get(cpu.json()["self"]).json() == cpu.json()
         assert http.delete(f"{NS}/Starter::Compute::Watchdog", headers=ADMIN
                            ).status_code == 403  # protected
         # a change made over the API, then the catalogue loaded again: replace or merge
