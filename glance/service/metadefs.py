@@ -152,15 +152,16 @@ class Metadefs:
     async def add(self, ctx: RequestContext, name: str, item: ItemT) -> ItemT:
         """A new object, property or tag; Duplicate when its name is taken."""
         await self._mutable(ctx, name)
-        added = await self.core.db(self.core.registry.add_items, namespace=name, items=[item])
+        added = await self.core.db(self.core.registry.add_items, namespace=name,
+                                   kind=type(item), items=[item])
         return added[0]
 
-    async def add_many(self, ctx: RequestContext, name: str, items: list[ItemT],
-                       append: bool) -> list[ItemT]:
+    async def add_many(self, ctx: RequestContext, name: str, kind: type[ItemT],
+                       items: list[ItemT], append: bool) -> list[ItemT]:
         """Several new items of one kind, replacing all of that kind unless ``append``."""
         await self._mutable(ctx, name)
-        return await self.core.db(self.core.registry.add_items, namespace=name, items=items,
-                                  replace_all=not append)
+        return await self.core.db(self.core.registry.add_items, namespace=name, kind=kind,
+                                  items=items, replace_all=not append)
 
     async def replace(self, ctx: RequestContext, name: str, item_name: str,
                       item: ItemT) -> ItemT:

@@ -345,6 +345,10 @@ def test_tags_one_many_append_rename_delete(http):
     assert http.get(f"{path}/z").status_code == 404
     assert http.delete(path, headers=OWNER).status_code == 204
     assert http.get(path).json()["tags"] == []
+    http.post(f"{path}/last", headers=OWNER)
+    resp = http.post(path, json={"tags": []}, headers=OWNER)  # replaces them with none
+    assert resp.status_code == 201 and resp.json() == {"tags": []}
+    assert http.get(path).json()["tags"] == []
 
 
 def test_resource_type_associations(http):
