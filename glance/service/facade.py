@@ -29,6 +29,7 @@ from glance.service.core import Core
 from glance.service.data import Download, Upload
 from glance.service.imports import Source
 from glance.service.members import Members
+from glance.service.metadefs import Metadefs
 from glance.service.pipeline import discard_data
 from glance.stores import Store, unique_stores
 from glance.stores.base import Chunk
@@ -88,6 +89,7 @@ class ImageService:
                  staging: Store | None = None, web_source: Store | None = None) -> None:
         self.core = Core(settings, registry, stores, staging, web_source)
         self.sharing = Members(self.core)  # v1 and v2 members
+        self.metadefs = Metadefs(self.core)  # metadata definitions
         self._keep_alive: asyncio.Task[None] | None = None
 
     @property
