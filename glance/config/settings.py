@@ -182,10 +182,15 @@ OPTIONS: tuple[Option, ...] = options_of(Settings)
 
 # The settings of each store driver (inside a ``[stores.NAME]`` table), declared once here:
 # the drivers' constructors take them all, completed by ``parse_stores``.
+# Store weights (tempest-rest): a setting every driver has.
+WEIGHT = Option("weight", int, 0,
+                "Preference among stores: downloads read the highest weight first, and stores "
+                "(of the server and of each image) are listed highest first.")
 STORE_SETTINGS: dict[str, tuple[Option, ...]] = {
     "file": (
         Option("directory", str, REQUIRED, "Directory holding one file per image."),
         Option("fsync", parse_bool, True, "fsync each file before it becomes visible."),
+        WEIGHT,
     ),
     "s3": (
         Option("bucket", str, REQUIRED, "Bucket holding the images (one object per image)."),
@@ -208,6 +213,7 @@ STORE_SETTINGS: dict[str, tuple[Option, ...]] = {
         Option("connect_timeout", float, 10.0, "Seconds to wait for a connection."),
         Option("read_timeout", float, 120.0, "Seconds to wait for a response."),
         Option("max_threads", int, 16, "Worker threads (and pooled connections) of the store."),
+        WEIGHT,
     ),
     "swift": (
         Option("auth_url", str, REQUIRED,
@@ -231,6 +237,7 @@ STORE_SETTINGS: dict[str, tuple[Option, ...]] = {
         Option("insecure", parse_bool, False, "Do not verify the endpoint's TLS certificate."),
         Option("timeout", float, 120.0, "Seconds to wait for a response."),
         Option("max_threads", int, 16, "Worker threads (and pooled connections) of the store."),
+        WEIGHT,
     ),
 }
 

@@ -96,8 +96,8 @@ class Core:
 
     def sources(self, image: Image, prefer: Iterable[str] = ()) -> tuple[tuple[Store, str], ...]:
         """(store, key) of each active location of ``image`` this server can read, those in
-        the stores named in ``prefer`` first (in that order), then first added first; a local
-        file that is gone is skipped."""
+        the stores named in ``prefer`` first (in that order), then the highest store weight
+        first, then first added first; a local file that is gone is skipped."""
         sources = []
         for location in image.active_locations:
             store = self.stores.get(location.store)
@@ -111,7 +111,8 @@ class Core:
                 continue
             sources.append((store, location.key))
         rank = {name: i for i, name in enumerate(dict.fromkeys(prefer))}
-        return tuple(sorted(sources, key=lambda source: rank.get(source[0].name, len(rank))))
+        return tuple(sorted(sources, key=lambda source: (rank.get(source[0].name, len(rank)),
+                                                         -source[0].weight)))
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -79,6 +79,7 @@ class StoreInfo:
     driver: str
     default: bool
     writable: bool
+    weight: int = 0
 
 
 class ImageService:
@@ -178,8 +179,12 @@ class ImageService:
         """Each store instance once, under its own name (aliases such as ``file`` are not
         stores; internal ones are not listed)."""
         default = self.core.stores[self.settings.default_store].name
-        return [StoreInfo(s.name, s.driver, s.name == default, s.writable)
+        return [StoreInfo(s.name, s.driver, s.name == default, s.writable, s.weight)
                 for s in unique_stores(self.core.stores) if not s.name.startswith("os_glance_")]
+
+    def store_weights(self) -> dict[str, int]:
+        """Each store's weight by name (how the stores of an image are listed)."""
+        return {name: store.weight for name, store in self.core.stores.items()}
 
     def writable_store_names(self) -> list[str]:
         """The names (and aliases) an upload may name."""
@@ -277,17 +282,19 @@ class ImageService:
         return await imports.stage(self.core, ctx, image_id, chunks, expected_size)
 
     async def import_image(self, ctx: RequestContext, image_id: str, method: str,
-                           uri: str | None = None, store_name: str | None = None,
-                           stores: list[str] | None = None, all_stores: bool = False,
+                           uri: str | None = None, stores: list[str] | None = None,
+                           all_stores: bool = False,
                            all_stores_must_succeed: bool = True) -> Task | None:
-        """Start importing data into an image; the work runs as a task in the background.
-        copy-image copies an active image into ``stores`` (or every store it is not in
-        yet); None when there is nothing to copy."""
+        """Start importing data into an image, in ``stores`` (or every writable store, or
+        the default one); the work runs as a task in the background. copy-image copies an
+        active image into the stores it is not in yet; None when there is nothing to copy."""
         image = await access.mutable(self.core, ctx, image_id)
         if method == "copy-image":
             return await copies.start_copy(self.core, ctx, image, stores, all_stores,
                                            all_stores_must_succeed)
-        return await imports.start_import(self.core, ctx, image, method, uri, store_name)
+        targets = imports.import_targets(self.core, stores, all_stores)
+        return await imports.start_import(self.core, ctx, image, method, uri, targets,
+                                          all_stores_must_succeed)
 
     async def delete(self, ctx: RequestContext, image_id: str) -> None:
         """Delete an image and its data (403 when protected)."""

@@ -96,6 +96,9 @@ class Store(ABC):
 
     def __init__(self, name: str) -> None:
         self.name = name
+        # store weights (tempest-rest): higher first where downloads read and where the
+        # stores of an image and of this server are listed; set from the store's settings
+        self.weight = 0
 
     # -- the edge ---------------------------------------------------------------------------
 
