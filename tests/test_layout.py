@@ -127,7 +127,7 @@ def test_no_module_is_too_long() -> None:
 
 # The service's rooms, lowest first: each may import only rooms listed before it (copies and
 # recovery never the facade), and none the package ``glance.service`` itself.
-SERVICE_ROOMS = ("core", "access", "pipeline", "data", "imports", "members", "copies",
+SERVICE_ROOMS = ("core", "access", "pipeline", "cache", "data", "imports", "members", "copies",
                  "recovery", "facade")
 
 
