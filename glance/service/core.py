@@ -10,6 +10,7 @@ import socket
 import uuid
 from typing import Callable, Coroutine, Iterable, ParamSpec, TypeVar
 
+from glance.cache import ImageCache
 from glance.common import exception
 from glance.config import Settings
 from glance.context import RequestContext
@@ -33,12 +34,14 @@ class Core:
     """The service's state: settings, registry, stores, and what this process runs."""
 
     def __init__(self, settings: Settings, registry: Registry, stores: dict[str, Store],
-                 staging: Store | None = None, web_source: Store | None = None) -> None:
+                 staging: Store | None = None, web_source: Store | None = None,
+                 cache: ImageCache | None = None) -> None:
         self.settings = settings
         self.registry = registry
         self.stores = stores  # by name and by alias
         self.staging = staging  # v2 stage/import; None: no glance-direct
         self.web_source = web_source  # where web-download fetches; None: no web-download
+        self.cache = cache  # this node's image cache; None: off
         self.worker = new_worker_id()  # stamps what this process has in flight
         self.jobs: set[asyncio.Task[None]] = set()
 

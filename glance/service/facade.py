@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 
+from glance.cache import CachedImage, ImageCache
 from glance.common import exception
 from glance.config import Settings
 from glance.context import RequestContext
@@ -24,7 +25,7 @@ from glance.domain import (
     validate_image_id,
 )
 from glance.registry import Registry
-from glance.service import access, copies, data, imports, recovery
+from glance.service import access, cache, copies, data, imports, recovery
 from glance.service.core import Core
 from glance.service.data import Download, Upload
 from glance.service.imports import Source
@@ -86,8 +87,9 @@ class ImageService:
     """Create, upload, download, update, delete and list images."""
 
     def __init__(self, settings: Settings, registry: Registry, stores: dict[str, Store],
-                 staging: Store | None = None, web_source: Store | None = None) -> None:
-        self.core = Core(settings, registry, stores, staging, web_source)
+                 staging: Store | None = None, web_source: Store | None = None,
+                 image_cache: ImageCache | None = None) -> None:
+        self.core = Core(settings, registry, stores, staging, web_source, image_cache)
         self.sharing = Members(self.core)  # v1 and v2 members
         self.metadefs = Metadefs(self.core)  # metadata definitions
         self._keep_alive: asyncio.Task[None] | None = None
@@ -113,6 +115,9 @@ class ImageService:
                 LOG.warning("locations recorded under the alias %s now name store %s", alias,
                             store.name)
         await recovery.recover(core)
+        if core.cache is not None:
+            await asyncio.to_thread(core.cache.prepare)
+            core.spawn(cache.prefetcher(core))
         self._keep_alive = asyncio.get_running_loop().create_task(recovery.keep_alive(core))
 
     async def close(self) -> None:
@@ -189,6 +194,24 @@ class ImageService:
     def writable_store_names(self) -> list[str]:
         """The names (and aliases) an upload may name."""
         return [name for name, store in self.core.stores.items() if store.writable]
+
+    # -- the image cache (admin only) --------------------------------------------------------
+
+    async def cache_listing(self, ctx: RequestContext) -> tuple[list[CachedImage], list[str]]:
+        """This node's cached images and the ids queued for its prefetcher."""
+        return await cache.listing(self.core, ctx)
+
+    async def cache_enqueue(self, ctx: RequestContext, image_id: str) -> None:
+        """Queue an active image for prefetching into this node's cache."""
+        await cache.enqueue(self.core, ctx, image_id)
+
+    async def cache_remove(self, ctx: RequestContext, image_id: str) -> None:
+        """Drop an image from this node's cache and prefetch queue."""
+        await cache.remove(self.core, ctx, image_id)
+
+    async def cache_clear(self, ctx: RequestContext, target: str) -> None:
+        """Empty this node's cache (``cache``), prefetch queue (``queue``) or ``both``."""
+        await cache.clear(self.core, ctx, target)
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -306,6 +329,7 @@ class ImageService:
                               from_=image.status)
         await discard_data(core, image)
         await core.discard_staged(image_id)
+        await cache.forget_if_gone(core, image_id)
 
     async def delete_from_store(self, ctx: RequestContext, store_name: str,
                                 image_id: str) -> None:
