@@ -8,7 +8,7 @@ from typing import TypedDict
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from glance.api import console, versions
+from glance.api import console, health, versions
 from glance.api.auth import AUTHENTICATOR_KEY, build_authenticator, context_middleware
 from glance.api.errors import Handler, error_middleware
 from glance.api.util import SERVICE_KEY, SETTINGS_KEY
@@ -84,6 +84,7 @@ def create_app(settings: Settings) -> web.Application:
     v1_images.add_routes(app)
     v2_routes.add_routes(app)
     versions.add_routes(app)
+    health.add_routes(app)
     console.add_routes(app)
     return app
 

@@ -29,7 +29,7 @@ from glance.config import Settings
 from glance.context import RequestContext
 
 AUTH_MODES: tuple[str, ...] = ("noauth", "tokens", "keystone")
-UNAUTHENTICATED_PATHS: frozenset[str] = frozenset({"/", "/versions"})
+UNAUTHENTICATED_PATHS: frozenset[str] = frozenset({"/", "/versions", "/healthcheck", "/readyz"})
 AUTHENTICATOR_KEY: web.AppKey["Authenticator"] = web.AppKey("authenticator")
 
 

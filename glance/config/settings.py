@@ -135,6 +135,14 @@ class Settings:
         "that is not the declared disk_format (qcow2 declared raw, ...) or is an unsafe disk "
         "(backing or external data file, extents or parents in other files, broken "
         "partition table); record the disk's virtual_size.", parse_bool)
+    # -- operations: health, metrics, logs, admin (issue 15) --------------------------------
+    healthcheck_disable_file: str | None = option(
+        None, "While this file exists, `GET /healthcheck` answers 503 `DISABLED BY FILE` "
+        "(and `/readyz` 503), so that a load balancer drains this server (as upstream's "
+        "`disable_by_file_path`).", str)
+    readiness_timeout: float = option(
+        5.0, "Seconds `GET /readyz` waits for the registry and each store to answer.",
+        parse_positive)
 
     @property
     def resolved_database_url(self) -> str:

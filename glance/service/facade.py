@@ -24,7 +24,7 @@ from glance.domain import (
     validate_image_id,
 )
 from glance.registry import Registry
-from glance.service import access, copies, data, imports, recovery
+from glance.service import access, copies, data, health, imports, recovery
 from glance.service.core import Core
 from glance.service.data import Download, Upload
 from glance.service.imports import Source
@@ -168,6 +168,10 @@ class ImageService:
     async def image_tasks(self, ctx: RequestContext, image_id: str) -> list[Task]:
         await self.core.get(ctx, image_id)
         return await self.core.db(self.core.registry.image_tasks, image_id)
+
+    async def readiness(self) -> list[health.Check]:
+        """Whether the registry and each store answer, each timed (see ``health``)."""
+        return await health.readiness(self.core)
 
     def store_infos(self) -> list[StoreInfo]:
         """Each store instance once, under its own name (aliases such as ``file`` are not

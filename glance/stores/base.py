@@ -196,6 +196,15 @@ class Store(ABC):
         except self.vendor_errors as exc:
             raise self.translate(exc, key, "discard") from None
 
+    async def check(self) -> None:
+        """Whether the store answers (readiness): returns, or raises StoreReadError."""
+        try:
+            await self._check()
+        except StoreNotFound:
+            return  # it answered: "no such key" is an answer
+        except self.vendor_errors as exc:
+            raise self.translate(exc, None, "stat") from None
+
     async def exists(self, key: str) -> bool:
         """Whether ``key`` is stored."""
         try:
@@ -233,3 +242,7 @@ class Store(ABC):
 
     async def _discard_partial(self, key: str) -> None:
         """Remove leftovers of an interrupted put of ``key``."""
+
+    async def _check(self) -> None:
+        """Ask the backend something cheap (default: the size of a key that is not there)."""
+        await self._stat("glance-readiness-probe")
