@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 
 from glance.common import exception
+from glance.common.metrics import Metrics
 from glance.config import Settings
 from glance.context import RequestContext
 from glance.domain import (
@@ -85,8 +86,9 @@ class ImageService:
     """Create, upload, download, update, delete and list images."""
 
     def __init__(self, settings: Settings, registry: Registry, stores: dict[str, Store],
-                 staging: Store | None = None, web_source: Store | None = None) -> None:
-        self.core = Core(settings, registry, stores, staging, web_source)
+                 staging: Store | None = None, web_source: Store | None = None,
+                 metrics: Metrics | None = None) -> None:
+        self.core = Core(settings, registry, stores, staging, web_source, metrics)
         self.sharing = Members(self.core)  # v1 and v2 members
         self.metadefs = Metadefs(self.core)  # metadata definitions
         self._keep_alive: asyncio.Task[None] | None = None
@@ -94,6 +96,10 @@ class ImageService:
     @property
     def settings(self) -> Settings:
         return self.core.settings
+
+    @property
+    def metrics(self) -> Metrics:
+        return self.core.metrics
 
     # -- lifecycle of the service -----------------------------------------------------------
 
