@@ -159,6 +159,14 @@ class Settings:
     workers: int = option(
         1, "Worker processes serving the port; above 1, a parent process binds the port, "
         "forks the workers, restarts one that dies and stops them all on SIGTERM.", parse_count)
+    # -- operations: health, metrics, logs, admin (issue 15) --------------------------------
+    healthcheck_disable_file: str | None = option(
+        None, "While this file exists, `GET /healthcheck` answers 503 `DISABLED BY FILE` "
+        "(and `/readyz` 503), so that a load balancer drains this server (as upstream's "
+        "`disable_by_file_path`).", str)
+    readiness_timeout: float = option(
+        5.0, "Seconds `GET /readyz` waits for the registry and each store to answer.",
+        parse_positive)
 
     # -- the image cache (per node; glance/cache) ---------------------------------------------
     image_cache_enabled: bool = option(

@@ -7,7 +7,7 @@ import contextlib
 import threading
 from typing import Any, Collection, Iterator, Mapping
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from glance.common import exception
@@ -31,6 +31,11 @@ class RegistryCore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def ping(self) -> None:
+        """One round trip to the database (readiness); raises what the driver raises."""
+        with self._read() as session:
+            session.execute(text("SELECT 1"))
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Session]:

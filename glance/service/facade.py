@@ -11,6 +11,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 
 from glance.cache import CachedImage, ImageCache
 from glance.common import exception
+from glance.common.metrics import Metrics
 from glance.config import Settings
 from glance.context import RequestContext
 from glance.domain import (
@@ -25,7 +26,7 @@ from glance.domain import (
     validate_image_id,
 )
 from glance.registry import Registry
-from glance.service import access, cache, copies, data, imports, recovery
+from glance.service import access, cache, copies, data, health, imports, recovery
 from glance.service.core import Core
 from glance.service.data import Download, Upload
 from glance.service.imports import Source
@@ -88,8 +89,8 @@ class ImageService:
 
     def __init__(self, settings: Settings, registry: Registry, stores: dict[str, Store],
                  staging: Store | None = None, web_source: Store | None = None,
-                 image_cache: ImageCache | None = None) -> None:
-        self.core = Core(settings, registry, stores, staging, web_source, image_cache)
+                 image_cache: ImageCache | None = None, metrics: Metrics | None = None) -> None:
+        self.core = Core(settings, registry, stores, staging, web_source, image_cache, metrics)
         self.sharing = Members(self.core)  # v1 and v2 members
         self.metadefs = Metadefs(self.core)  # metadata definitions
         self._keep_alive: asyncio.Task[None] | None = None
@@ -97,6 +98,10 @@ class ImageService:
     @property
     def settings(self) -> Settings:
         return self.core.settings
+
+    @property
+    def metrics(self) -> Metrics:
+        return self.core.metrics
 
     # -- lifecycle of the service -----------------------------------------------------------
 
@@ -179,6 +184,10 @@ class ImageService:
     async def image_tasks(self, ctx: RequestContext, image_id: str) -> list[Task]:
         await self.core.get(ctx, image_id)
         return await self.core.db(self.core.registry.image_tasks, image_id)
+
+    async def readiness(self) -> list[health.Check]:
+        """Whether the registry and each store answer, each timed (see ``health``)."""
+        return await health.readiness(self.core)
 
     def store_infos(self) -> list[StoreInfo]:
         """Each store instance once, under its own name (aliases such as ``file`` are not
