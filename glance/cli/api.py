@@ -13,6 +13,7 @@ from aiohttp import web
 
 from glance import __version__
 from glance.api.app import create_app, server_args
+from glance.api.protocol import EnvelopeRunner
 from glance.common.exception import ConfigError
 from glance.config import Settings, add_arguments, flags_from_args, load_settings
 
@@ -30,7 +31,7 @@ def parse_settings(argv: Sequence[str] | None) -> Settings:
 
 async def serve(settings: Settings) -> None:
     app = create_app(settings)
-    runner = web.AppRunner(app, access_log=None, **server_args(settings))
+    runner = EnvelopeRunner(app, access_log=None, **server_args(settings))
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, backlog=1024, reuse_address=True)
     await site.start()

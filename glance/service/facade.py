@@ -190,6 +190,7 @@ class ImageService:
         fields = access.validated_fields(core.settings, ctx, new.fields, new.image_type, None)
         if property_quota:
             access.check_property_quota(core.settings, len(new.properties))
+        access.check_properties(new.properties)
         properties = dict(new.properties)
         if new.image_type is not None:
             properties["type"] = new.image_type
@@ -223,6 +224,7 @@ class ImageService:
         seen = (based_on or image).tags
         fields = access.validated_fields(core.settings, ctx, change.fields, change.image_type,
                                          image)
+        access.check_properties(change.properties)
         properties = dict(change.properties)
         if change.image_type is not None:
             properties["type"] = change.image_type

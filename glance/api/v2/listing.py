@@ -15,6 +15,7 @@ from glance.api.v2.views import image_view
 from glance.common import exception
 from glance.domain import (
     ANY_MEMBERSHIP,
+    BY_NAME,
     MEMBER_STATUSES,
     STATUSES,
     TIME_OPERATORS,
@@ -130,10 +131,11 @@ def parse_list_query(request: web.Request) -> ImageQuery:
             raise exception.BadRequest(f"Invalid status value: {status}")
         query.membership = ANY_MEMBERSHIP if status == "all" else status
     query.tags = params.getall("tag", [])
+    largest = BY_NAME["size"].maximum
     if "size_min" in params:
-        query.size_min = nonnegative_int(params["size_min"], "size_min")
+        query.size_min = nonnegative_int(params["size_min"], "size_min", largest)
     if "size_max" in params:
-        query.size_max = nonnegative_int(params["size_max"], "size_max")
+        query.size_max = nonnegative_int(params["size_max"], "size_max", largest)
     for key in _TIME_FILTERS:
         for value in params.getall(key, []):
             op, rest = _split_op(value, TIME_OPERATORS)
