@@ -11,6 +11,7 @@ from typing import AsyncIterator
 import aiohttp
 from aiohttp import web
 
+from glance.api.util import settings
 from glance.common import exception
 from glance.domain import is_storable
 from glance.service import Download
@@ -29,7 +30,7 @@ async def body_chunks(request: web.Request, chunk_size: int) -> AsyncIterator[by
     content = request.content
     while True:
         try:
-            data = await content.readany()
+            data = await read_some(request)
         except aiohttp.ClientPayloadError as exc:  # the body was cut short
             raise ConnectionResetError(str(exc)) from exc
         if not data:
@@ -44,6 +45,18 @@ async def body_chunks(request: web.Request, chunk_size: int) -> AsyncIterator[by
         yield pieces[0] if len(pieces) == 1 else b"".join(pieces)
     if request.content_length is not None and not content.is_eof():
         raise ConnectionResetError("request body ended early")
+
+
+async def read_some(request: web.Request) -> bytes:
+    """The next piece of the request body (b"" at its end); RequestTimeout when the client
+    sends nothing for ``client_body_timeout`` seconds."""
+    limit = settings(request).client_body_timeout
+    try:
+        async with asyncio.timeout(limit):
+            return await request.content.readany()
+    except TimeoutError:
+        raise exception.RequestTimeout(
+            f"No request data received for {limit:g}s (client_body_timeout)") from None
 
 
 def has_body(request: web.Request) -> bool:
@@ -141,7 +154,7 @@ async def read_json(request: web.Request, limit: int) -> object:
         raise exception.LimitExceeded(f"JSON body larger than {limit} bytes")
     buffer = bytearray()
     while True:
-        data = await request.content.readany()
+        data = await read_some(request)
         if not data:
             break
         buffer += data

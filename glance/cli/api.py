@@ -5,47 +5,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 from typing import Sequence
 
-from aiohttp import web
-
 from glance import __version__
-from glance.api.app import create_app, server_args
-from glance.api.protocol import EnvelopeRunner
 from glance.common.exception import ConfigError
 from glance.config import Settings, add_arguments, flags_from_args, load_settings
+from glance.server.prefork import run_workers
+from glance.server.process import listen, serve
 
 LOG = logging.getLogger("glance.api")
 
 
 def parse_settings(argv: Sequence[str] | None) -> Settings:
     parser = argparse.ArgumentParser(
-        prog="glance-api", description="Serve the Images API (v1) on one port.")
+        prog="glance-api", description="Serve the Images API (v1 and v2) on one port.")
     parser.add_argument("--version", action="version", version=f"glance {__version__}")
     add_arguments(parser)
     args = parser.parse_args(argv)
     return load_settings(flags_from_args(args), config_file=args.config)
-
-
-async def serve(settings: Settings) -> None:
-    app = create_app(settings)
-    runner = EnvelopeRunner(app, access_log=None, **server_args(settings))
-    await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, backlog=1024, reuse_address=True)
-    await site.start()
-    LOG.info("glance-api %s serving on http://%s:%d (data in %s)", __version__, settings.host,
-             settings.port, settings.data_dir)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        LOG.info("glance-api stopping")
-        await runner.cleanup()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,10 +42,13 @@ def _serve(argv: Sequence[str] | None) -> int:
                         stream=sys.stderr)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
-        asyncio.run(serve(settings))
+        sock = listen(settings.host, settings.port)
     except OSError as exc:
         LOG.error("cannot serve on %s:%d: %s", settings.host, settings.port, exc.strerror)
         return 1
+    if settings.workers > 1:
+        return run_workers(settings, sock)
+    asyncio.run(serve(settings, sock))
     return 0
 
 

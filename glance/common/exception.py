@@ -112,6 +112,14 @@ class Duplicate(Conflict, canonical=True):
     default_message = "An object with the same identifier already exists"
 
 
+class RequestTimeout(GlanceException, canonical=True):
+    """The client stopped sending the request body (408); nothing of it was kept."""
+
+    code = 408
+    title = "Request Timeout"
+    default_message = "The client sent no data for too long"
+
+
 class Gone(GlanceException, canonical=True):
     """The image was deleted while its data was being uploaded (410); nothing was kept."""
 

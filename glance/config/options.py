@@ -27,6 +27,13 @@ def parse_positive(value: str | float) -> float:
     return number
 
 
+def parse_count(value: str | int) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError(f"must be 1 or more, not {value!r}")
+    return number
+
+
 @dataclass(frozen=True)
 class Option:
     """One declared configuration option."""

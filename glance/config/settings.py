@@ -17,6 +17,7 @@ from glance.config.options import (
     option,
     options_of,
     parse_bool,
+    parse_count,
     parse_positive,
 )
 
@@ -135,6 +136,29 @@ class Settings:
         "that is not the declared disk_format (qcow2 declared raw, ...) or is an unsafe disk "
         "(backing or external data file, extents or parents in other files, broken "
         "partition table); record the disk's virtual_size.", parse_bool)
+    # -- connections, shutdown and worker processes (glance/server) --
+    keepalive_timeout: float = option(
+        75.0, "Seconds an idle keep-alive connection stays open waiting for its next "
+        "request.", parse_positive)
+    client_header_timeout: float = option(
+        60.0, "Seconds allowed to receive a request's line and headers (from the connection's "
+        "start, then from the first byte of each later request); slower clients are "
+        "disconnected.", parse_positive)
+    client_body_timeout: float = option(
+        60.0, "Seconds a request body may stall (no byte received while the server waits for "
+        "one); the request is then answered 408 and its upload cleaned up. A slow but "
+        "progressing upload is never cut.", parse_positive)
+    max_connections: int = option(
+        1000, "Most connections one worker process holds open; beyond it new connections "
+        "wait in the listen backlog (idle keep-alive connections are closed to make room).",
+        parse_count)
+    shutdown_grace_seconds: float = option(
+        30.0, "On SIGTERM or SIGINT: no new connections; requests in flight get this long to "
+        "finish, then they are aborted (an aborted upload is cleaned up as any failed one).",
+        float)
+    workers: int = option(
+        1, "Worker processes serving the port; above 1, a parent process binds the port, "
+        "forks the workers, restarts one that dies and stops them all on SIGTERM.", parse_count)
 
     @property
     def resolved_database_url(self) -> str:

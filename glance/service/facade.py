@@ -29,6 +29,7 @@ from glance.service.core import Core
 from glance.service.data import Download, Upload
 from glance.service.imports import Source
 from glance.service.members import Members
+from glance.service.metadefs import Metadefs
 from glance.service.pipeline import discard_data
 from glance.stores import Store, unique_stores
 from glance.stores.base import Chunk
@@ -39,24 +40,27 @@ LOG = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class NewImage:
     """A new image: its fields and properties (the service's names), an id (None: a new
-    UUID) and the seed's ``type``."""
+    UUID), the seed's ``type`` and whether v1's aki/ari/ami pairing rule applies."""
 
     fields: Mapping[str, Any] = field(default_factory=dict)
     properties: Mapping[str, str] = field(default_factory=dict)
     image_id: str | None = None
     image_type: str | None = None
+    amazon_pairs: bool = True
 
 
 @dataclass(frozen=True)
 class Change:
     """A change of an image's metadata: fields set, properties set and removed (or, with
-    ``purge_properties``, replacing all), the seed's ``type``."""
+    ``purge_properties``, replacing all), the seed's ``type``, whether v1's aki/ari/ami
+    pairing rule applies."""
 
     fields: Mapping[str, Any] = field(default_factory=dict)
     properties: Mapping[str, str] = field(default_factory=dict)
     removed: Iterable[str] = ()
     purge_properties: bool = False
     image_type: str | None = None
+    amazon_pairs: bool = True
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,7 @@ class ImageService:
                  staging: Store | None = None, web_source: Store | None = None) -> None:
         self.core = Core(settings, registry, stores, staging, web_source)
         self.sharing = Members(self.core)  # v1 and v2 members
+        self.metadefs = Metadefs(self.core)  # metadata definitions
         self._keep_alive: asyncio.Task[None] | None = None
 
     @property
@@ -187,7 +192,8 @@ class ImageService:
         """Register a new ``queued`` image record. With ``property_quota`` (v2) the number
         of extra properties is limited."""
         core = self.core
-        fields = access.validated_fields(core.settings, ctx, new.fields, new.image_type, None)
+        fields = access.validated_fields(core.settings, ctx, new.fields, new.image_type, None,
+                                         amazon_pairs=new.amazon_pairs)
         if property_quota:
             access.check_property_quota(core.settings, len(new.properties))
         access.check_properties(new.properties)
@@ -223,7 +229,7 @@ class ImageService:
         image = await access.mutable(core, ctx, image_id)
         seen = (based_on or image).tags
         fields = access.validated_fields(core.settings, ctx, change.fields, change.image_type,
-                                         image)
+                                         image, amazon_pairs=change.amazon_pairs)
         access.check_properties(change.properties)
         properties = dict(change.properties)
         if change.image_type is not None:

@@ -120,9 +120,12 @@ def test_integers_beyond_the_database_are_400(any_server: RunningServer) -> None
                     assert_error(http.get(path, params={name: value}), 400, name)
             for name in ("min_ram", "min_disk"):
                 assert_error(http.get(path, params={name: str(2**31)}), 400, name)
-        for name in ("size_min", "size_max", "limit"):
+        for name in ("size_min", "size_max", "limit", "size", "virtual_size", "min_ram",
+                     "min_disk"):
             for value in (TOO_BIG, "-1"):
                 assert_error(http.get("/v2/images", params={name: value}), 400, name)
+        for name in ("min_ram", "min_disk"):
+            assert_error(http.get("/v2/images", params={name: str(2**31)}), 400, name)
         for name in ("min_ram", "min_disk", "size"):
             for value in (TOO_BIG, "-5"):
                 resp = http.post("/v1/images", headers={f"x-image-meta-{name}": value,

@@ -21,8 +21,8 @@ from glance.service import Change, NewImage, Upload
 async def create(request: web.Request) -> web.Response:
     new_id, fields, properties = create_request(await json_body(request))
     svc = service(request)
-    image = await svc.create(context(request), NewImage(fields, properties, new_id),
-                             property_quota=True)
+    new = NewImage(fields, properties, new_id, amazon_pairs=False)  # v1's rule, not v2's
+    image = await svc.create(context(request), new, property_quota=True)
     headers = {"Location": f"{base_url(request)}/v2/images/{image.id}",
                "OpenStack-image-import-methods": ",".join(IMPORT_METHODS),
                "OpenStack-image-store-ids": ",".join(svc.writable_store_names())}
