@@ -33,7 +33,9 @@ from glance.context import RequestContext
 
 LOG = logging.getLogger(__name__)
 AUTH_MODES: tuple[str, ...] = ("noauth", "tokens", "keystone")
-UNAUTHENTICATED_PATHS: frozenset[str] = frozenset({"/", "/versions"})
+# the health checks and the metrics: probes and scrapers send no credentials
+UNAUTHENTICATED_PATHS: frozenset[str] = frozenset({"/", "/versions", "/healthcheck", "/readyz",
+                                                   "/metrics"})
 AUTHENTICATOR_KEY: web.AppKey["Authenticator"] = web.AppKey("authenticator")
 
 

@@ -72,6 +72,8 @@ async def keep_alive(core: Core) -> None:
             if time.monotonic() - last_recovery >= lease:
                 last_recovery = time.monotonic()
                 await recover(core)
+        except exception.ServiceUnavailable as exc:  # the database is away: one line
+            LOG.warning("heartbeat or recovery failed (%s); retrying", exc)
         except Exception:  # a registry hiccup must not end the heartbeat
             LOG.exception("heartbeat or recovery failed; retrying")
 
@@ -94,6 +96,7 @@ async def recover(core: Core) -> None:
         if await _settle(core.db(core.registry.fail_orphan_upload, image.id,
                                  recorded=image.failed_upload_status, to_status=failed,
                                  values=failure_values(failed), liveness=live)):
+            core.metrics.recovery_actions.labels(f"upload_{failed}").inc()
             LOG.warning("image %s was saving when its server process stopped: marked %s",
                         image.id, failed)
     for image in await core.db(core.registry.ids_in_status, IMPORTING):
@@ -104,12 +107,14 @@ async def recover(core: Core) -> None:
         await core.discard_staged(image.id)
         if await _settle(core.db(core.registry.requeue_orphan_import, image.id,
                                  liveness=live)):
+            core.metrics.recovery_actions.labels("import_requeued").inc()
             LOG.warning("image %s was importing when its server process stopped: back to "
                         "queued", image.id)
     for task in await core.db(core.registry.tasks_in_status, UNFINISHED_TASK):
         if await core.db(core.registry.fail_orphan_task, task.id,
                          "Interrupted: the server process running this task stopped",
                          liveness=live):
+            core.metrics.recovery_actions.labels("task_failed").inc()
             LOG.warning("task %s of image %s was %s when its server process stopped: failed",
                         task.id, task.image_id, task.status)
 
@@ -121,6 +126,7 @@ async def _take_over(core: Core, image_id: str, location: Location, live: Livene
     if not await core.db(core.registry.claim_orphan_location, image_id, location,
                          liveness=live):
         return  # changed meanwhile: not an orphan any more, or another process took it
+    core.metrics.recovery_actions.labels(f"copy_{location.status}_removed").inc()
     LOG.warning("image %s: its copy in store %s was %s when its server process stopped; "
                 "removing it", image_id, location.store, location.status)
     if not await _discard_partial(core, image_id, location):
