@@ -182,6 +182,8 @@ async def write(core: Core, job: Write[T], chunks: AsyncIterator[Chunk],
         # the store removed what it wrote; only the record is left to undo
         await asyncio.shield(undo_write(core, job, None))
         if isinstance(exc, (ConnectionError, asyncio.IncompleteReadError)):
+            LOG.info("%s of image %s: the client went away before sending all data (%s)",
+                     job.what, job.image_id, type(exc).__name__)
             raise exception.BadRequest(
                 f"{job.what} failed: the client disconnected before sending all data") from exc
         raise
