@@ -201,6 +201,7 @@ class ImageService:
         if new.image_type is not None:
             properties["type"] = new.image_type
         fields.setdefault("owner", ctx.owner)
+        access.check_owner(fields["owner"])
         await access.check_image_quota(core, fields["owner"])
         image = Image(id=validate_image_id(new.image_id) if new.image_id else new_image_id(),
                       status=QUEUED, **fields)
