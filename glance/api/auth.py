@@ -29,7 +29,9 @@ from glance.config import Settings
 from glance.context import RequestContext
 
 AUTH_MODES: tuple[str, ...] = ("noauth", "tokens", "keystone")
-UNAUTHENTICATED_PATHS: frozenset[str] = frozenset({"/", "/versions"})
+# the health checks and the metrics: probes and scrapers send no credentials
+UNAUTHENTICATED_PATHS: frozenset[str] = frozenset({"/", "/versions", "/healthcheck", "/readyz",
+                                                   "/metrics"})
 AUTHENTICATOR_KEY: web.AppKey["Authenticator"] = web.AppKey("authenticator")
 
 

@@ -11,7 +11,7 @@ from typing import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from glance.api.util import settings
+from glance.api.util import service, settings
 from glance.common import exception
 from glance.service import Download
 
@@ -19,6 +19,19 @@ _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
 async def body_chunks(request: web.Request, chunk_size: int) -> AsyncIterator[bytes]:
+    """The request body as chunks (``read_body``), counted as an upload in the metrics."""
+    metrics = service(request).metrics
+    in_flight = metrics.transfers.labels("upload")
+    in_flight.inc()
+    try:
+        async for chunk in read_body(request, chunk_size):
+            metrics.bytes_uploaded.inc(len(chunk))
+            yield chunk
+    finally:
+        in_flight.dec()
+
+
+async def read_body(request: web.Request, chunk_size: int) -> AsyncIterator[bytes]:
     """The request body as chunks of about ``chunk_size`` bytes, never the whole body.
 
     The pieces the transport delivers (often 64–256 KiB) are collected in a list and joined
@@ -89,6 +102,21 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
 
 async def send_download(request: web.Request, response: web.StreamResponse,
                         download: Download) -> web.StreamResponse:
+    """Send ``download`` (``send_bytes``), counted as a download in the metrics."""
+    metrics = service(request).metrics
+    in_flight = metrics.transfers.labels("download")
+    in_flight.inc()
+    try:
+        await send_bytes(request, response, download)
+    finally:
+        in_flight.dec()
+    if request.method != "HEAD" and response.content_length:
+        metrics.bytes_downloaded.inc(response.content_length)
+    return response
+
+
+async def send_bytes(request: web.Request, response: web.StreamResponse,
+                     download: Download) -> web.StreamResponse:
     """Send ``download`` (whole, or the request's single Range) on ``response``.
 
     The caller has set the other headers. Local files go out with zero-copy sendfile.

@@ -1,10 +1,13 @@
 """The verbs run on the server's host, with no server to talk to: ``db upgrade`` (create or
-upgrade the registry schema) and ``token-add`` (a static token for ``auth_mode`` tokens)."""
+upgrade the registry schema), ``db load-metadefs`` / ``db export-metadefs`` (the metadata
+definitions catalogue, in ``cli.metadefs``) and ``token-add`` (a static token for
+``auth_mode`` tokens)."""
 
 from __future__ import annotations
 
 import argparse
 
+from glance.cli import metadefs
 from glance.cli.command import AddCommand
 from glance.cli.output import print_json
 from glance.common import exception
@@ -60,6 +63,7 @@ def register(command: AddCommand, common: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE", help="TOML config file (or GLANCE_CONFIG)")
     p.add_argument("--data-dir", help="data directory (the SQLite registry lives here)")
     p.add_argument("--database-url", help="SQLAlchemy URL of the registry database")
+    metadefs.register(db_sub, common)
 
     p = command("token-add", cmd_token_add,
                 "create a static token for auth_mode tokens (run on the server's host)")

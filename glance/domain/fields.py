@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 Kind = Literal["str", "int", "bool", "time", "tags"]
-V2Filter = Literal["in", "exact", "time", "bool", "range", "special"]
+V2Filter = Literal["in", "exact", "int", "time", "bool", "special"]
 
 
 @dataclass(frozen=True)
@@ -46,11 +46,11 @@ FIELDS: tuple[Field, ...] = (
     Field("protected", "bool", settable=True, v1_filter=True, v2_filter="bool"),
     Field("os_hidden", "bool", settable=True, v1="", v2_filter="special"),
     Field("checksum", "str", v1_index=True, v2_filter="exact"),
-    Field("os_hash_algo", "str", v1=""),
+    Field("os_hash_algo", "str", v1="", v2_filter="exact"),
     Field("os_hash_value", "str", v1="", v2_filter="exact"),
     Field("owner", "str", settable=True, v2_filter="exact"),
-    Field("size", "int", v1_index=True, v2_filter="range", sortable=True),
-    Field("virtual_size", "int"),
+    Field("size", "int", v1_index=True, v2_filter="int", sortable=True),
+    Field("virtual_size", "int", v2_filter="int"),
     Field("container_format", "str", settable=True, v1_index=True, v1_filter=True,
           v2_filter="in", sortable=True),
     Field("disk_format", "str", settable=True, v1_index=True, v1_filter=True, v2_filter="in",
@@ -58,8 +58,8 @@ FIELDS: tuple[Field, ...] = (
     Field("created_at", "time", v2_filter="time", sortable=True),
     Field("updated_at", "time", v2_filter="time", sortable=True),
     Field("tags", "tags", settable=True, v1="", v2_filter="special"),
-    Field("min_ram", "int", settable=True, v1_filter=True),
-    Field("min_disk", "int", settable=True, v1_filter=True),
+    Field("min_ram", "int", settable=True, v1_filter=True, v2_filter="int"),
+    Field("min_disk", "int", settable=True, v1_filter=True, v2_filter="int"),
     Field("deleted_at", "time", v2=False),
     Field("deleted", "bool", v2=False),
 )

@@ -36,11 +36,13 @@ def validate_image_id(image_id: str) -> str:
 
 
 def apply_format_rules(disk_format: str | None, container_format: str | None,
-                       image_type: str | None) -> tuple[str | None, str | None]:
+                       image_type: str | None, *,
+                       amazon_pairs: bool = True) -> tuple[str | None, str | None]:
     """Validate formats (and the seed's ``type``) and fill in what they imply.
 
     Returns the effective ``(disk_format, container_format)``; raises BadRequest on an
-    unknown format, an unknown type or an invalid aki/ari/ami mix.
+    unknown format, an unknown type or (with ``amazon_pairs``: v1's rule; upstream v2 has
+    none) an invalid aki/ari/ami mix.
     """
     if image_type is not None and image_type not in TYPE_FORMATS:
         raise exception.BadRequest(
@@ -54,6 +56,8 @@ def apply_format_rules(disk_format: str | None, container_format: str | None,
         raise exception.BadRequest(
             f"Invalid container_format {container_format!r}: must be one of "
             f"{', '.join(CONTAINER_FORMATS)}")
+    if not amazon_pairs:
+        return disk_format, container_format
     if disk_format in AMAZON_FORMATS and container_format is None:
         container_format = disk_format
     elif container_format in AMAZON_FORMATS and disk_format is None:

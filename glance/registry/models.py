@@ -127,3 +127,88 @@ class WorkerRow(Base):
     pid: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(DateTime)
     heartbeat_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+# -- metadata definitions (metadefs) ---------------------------------------------------------
+
+class MetadefNamespaceRow(Base):
+    """A namespace of definitions; renamed in place (its contents refer to ``id``)."""
+
+    __tablename__ = "metadef_namespaces"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    namespace: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(80))
+    description: Mapped[str | None] = mapped_column(Text)
+    visibility: Mapped[str] = mapped_column(String(32), index=True)
+    protected: Mapped[bool] = mapped_column(Boolean, default=False)
+    owner: Mapped[str | None] = mapped_column(String(255), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class MetadefResourceTypeRow(Base):
+    __tablename__ = "metadef_resource_types"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    protected: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class MetadefAssociationRow(Base):
+    """A namespace applies to a resource type."""
+
+    __tablename__ = "metadef_namespace_resource_types"
+    __table_args__ = (Index("ix_metadef_ns_rt_resource_type", "resource_type_id"),)
+
+    namespace_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("metadef_namespaces.id", ondelete="CASCADE"), primary_key=True)
+    resource_type_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("metadef_resource_types.id"), primary_key=True)
+    prefix: Mapped[str | None] = mapped_column(String(80))
+    properties_target: Mapped[str | None] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class MetadefObjectRow(Base):
+    __tablename__ = "metadef_objects"
+    __table_args__ = (UniqueConstraint("namespace_id", "name", name="uq_metadef_objects_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    namespace_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("metadef_namespaces.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(80))
+    description: Mapped[str | None] = mapped_column(Text)
+    required: Mapped[str] = mapped_column(Text)  # JSON list of property names
+    properties: Mapped[str] = mapped_column(Text)  # JSON: name → property definition
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class MetadefPropertyRow(Base):
+    __tablename__ = "metadef_properties"
+    __table_args__ = (UniqueConstraint("namespace_id", "name",
+                                       name="uq_metadef_properties_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    namespace_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("metadef_namespaces.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(80))
+    json_schema: Mapped[str] = mapped_column(Text)  # JSON: title, type, constraints
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class MetadefTagRow(Base):
+    __tablename__ = "metadef_tags"
+    __table_args__ = (UniqueConstraint("namespace_id", "name", name="uq_metadef_tags_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    namespace_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("metadef_namespaces.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)

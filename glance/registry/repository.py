@@ -8,6 +8,7 @@ from __future__ import annotations
 from glance.registry.images import ImageRecords
 from glance.registry.listing import ImageListing
 from glance.registry.members import Members
+from glance.registry.metadefs import Metadefs
 from glance.registry.tasks import Tasks
 from glance.registry.workers import Liveness, Workers
 from glance.registry.writes import Writes
@@ -15,5 +16,5 @@ from glance.registry.writes import Writes
 __all__ = ["Liveness", "Registry"]
 
 
-class Registry(ImageRecords, ImageListing, Writes, Members, Tasks, Workers):
+class Registry(ImageRecords, ImageListing, Writes, Members, Tasks, Workers, Metadefs):
     """Image records in SQL. Every method is synchronous and runs in its own transaction."""

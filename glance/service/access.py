@@ -43,10 +43,11 @@ async def shared(core: Core, ctx: RequestContext, image_id: str) -> Image:
 
 
 def validated_fields(settings: Settings, ctx: RequestContext, fields: Mapping[str, Any],
-                     image_type: str | None, current: Image | None) -> dict[str, Any]:
+                     image_type: str | None, current: Image | None, *,
+                     amazon_pairs: bool = True) -> dict[str, Any]:
     """``fields`` checked (names, types, who may set owner and public visibility) and with
     the formats the seed's ``type`` implies; ``current``: the image they change (None: a
-    new one)."""
+    new one); ``amazon_pairs``: v1's aki/ari/ami pairing rule applies (v2 has none)."""
     unknown = set(fields) - SETTABLE
     if unknown:
         raise exception.BadRequest(f"Unknown image field(s): {', '.join(sorted(unknown))}")
@@ -86,7 +87,7 @@ def validated_fields(settings: Settings, ctx: RequestContext, fields: Mapping[st
         checked["disk_format"], checked["container_format"] = apply_format_rules(
             checked.get("disk_format", current.disk_format if current else None),
             checked.get("container_format", current.container_format if current else None),
-            image_type)
+            image_type, amazon_pairs=amazon_pairs)
     return checked
 
 

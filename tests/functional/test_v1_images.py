@@ -303,6 +303,34 @@ def test_boolean_values(server, http, field, value, expected):
 
 
 @pytest.mark.parametrize("field", ["is_public", "protected"])
+@pytest.mark.parametrize("value", ["None", "none", ""])
+def test_none_and_empty_booleans_are_false(server, http, field, value):
+    # python-glanceclient 2.x's v1 CLI sends `x-image-meta-is_public: None` when
+    # --is-public is not given; the original server read it (and an empty value) as false
+    image = create_ok(http, {field: value})
+    assert image[field] is False
+    assert head(http, image["id"]).headers[f"x-image-meta-{field}"] == "False"
+    switched = create_ok(http, {field: True})
+    resp = http.put(f"/v1/images/{switched['id']}", headers={f"x-image-meta-{field}": value})
+    assert resp.status_code == 200 and resp.json()["image"][field] is False
+    assert head(http, switched["id"]).headers[f"x-image-meta-{field}"] == "False"
+
+
+def test_glanceclient_2_v1_create_without_is_public(server, http):
+    # the headers python-glanceclient 2.17's `glance --os-image-api-version 1 image-create
+    # --name x --disk-format raw --container-format bare` sends
+    resp = http.post("/v1/images", headers={
+        "x-image-meta-name": "x", "x-image-meta-disk_format": "raw",
+        "x-image-meta-container_format": "bare", "x-image-meta-is_public": "None",
+        "x-image-meta-protected": "False", "x-image-meta-min_disk": "0",
+        "x-image-meta-min_ram": "0"})
+    assert resp.status_code == 201, resp.text
+    image = resp.json()["image"]
+    assert image["is_public"] is False and image["protected"] is False
+    assert image["name"] == "x"
+
+
+@pytest.mark.parametrize("field", ["is_public", "protected"])
 @pytest.mark.parametrize("value", ["maybe", "2", "tru", "yes please", "-1"])
 def test_bad_boolean_values_are_400(server, http, field, value):
     resp = create(http, {"name": unique(), field: value})

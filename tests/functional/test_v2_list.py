@@ -72,6 +72,11 @@ def test_list_shape_validates_against_schema(server, http, catalog):
     ({"size_min": "20"}, "bc"),
     ({"size_max": "20"}, "ab"),
     ({"size_min": "15", "size_max": "25"}, "b"),
+    # core fields filter on the field, never as a custom property (Tempest: ?size=N)
+    ({"size": "20"}, "b"),
+    ({"size": "21"}, ""),
+    ({"min_ram": "0", "min_disk": "0"}, "abce"),
+    ({"os_hash_algo": "sha512"}, "abc"),
     ({"protected": "true"}, "c"),
     ({"protected": "false"}, "abe"),
     ({"os_hidden": "true"}, "d"),
@@ -112,7 +117,8 @@ def test_time_operators(server, http, catalog):
     {"sort": "name", "sort_key": "name"}, {"sort_key": ["name", "size"],
                                           "sort_dir": ["asc", "desc", "asc"]},
     {"visibility": "everyone"}, {"member_status": "maybe"}, {"protected": "True"},
-    {"os_hidden": "maybe"}, {"size_min": "big"}, {"created_at": "gt:yesterday"},
+    {"os_hidden": "maybe"}, {"size_min": "big"}, {"size": "big"}, {"min_ram": "-1"},
+    {"created_at": "gt:yesterday"},
     {"created_at": "around:2020-01-01T00:00:00Z"}, {"name": "gt:a"}, {"status": "sleeping"},
     {"changes-since": "2020-01-01T00:00:00Z"}])
 def test_bad_list_parameters_are_400(server, http, params):

@@ -25,6 +25,9 @@ INT_FIELDS: frozenset[str] = v1_names("int") & ACCEPTED_FIELDS
 BOOL_FIELDS: frozenset[str] = v1_names("bool") & ACCEPTED_FIELDS
 TRUE_STRINGS = frozenset({"true", "on", "1", "yes"})
 FALSE_STRINGS = frozenset({"false", "off", "0", "no"})
+# What a boolean header may also say for false: python-glanceclient 2.x's v1 CLI sends
+# `x-image-meta-is_public: None` when --is-public is not given, and an empty header is empty.
+ABSENT_STRINGS = frozenset({"none", ""})
 
 
 def parse_bool(value: str, what: str) -> bool:
@@ -35,6 +38,14 @@ def parse_bool(value: str, what: str) -> bool:
         return False
     raise exception.BadRequest(
         f"Invalid value {value!r} for {what}: use true/false, on/off, 1/0 or yes/no")
+
+
+def parse_bool_header(value: str, what: str) -> bool:
+    """A boolean x-image-meta-* header: `None` and the empty value are false, as the
+    original v1 server read them; otherwise as :func:`parse_bool`."""
+    if value.strip().lower() in ABSENT_STRINGS:
+        return False
+    return parse_bool(value, what)
 
 
 @dataclass
@@ -63,12 +74,12 @@ def parse_meta_headers(headers: Mapping[str, str]) -> MetaHeaders:
             continue
         if key not in ACCEPTED_FIELDS:
             raise exception.BadRequest(f"Bad header: {raw_name}")
-        if value == "":
+        if key in BOOL_FIELDS:
+            meta.fields[key] = parse_bool_header(value, raw_name)
+        elif value == "":
             meta.fields[key] = None
         elif key in INT_FIELDS:
             meta.fields[key] = nonnegative_int(value, raw_name)
-        elif key in BOOL_FIELDS:
-            meta.fields[key] = parse_bool(value, raw_name)
         else:
             meta.fields[key] = value
     return meta

@@ -114,12 +114,8 @@ def _request(request: web.Request) -> tuple[Change, Source, dict[str, Any]]:
     controls = {key: fields.pop(key, None) for key in CHECKS | CONTROLS}
     if controls["type"] is None and "type" in meta.properties:
         controls["type"] = meta.properties["type"]  # `type` is a property, validated as one
-    if "is_public" in fields:
-        is_public = fields.pop("is_public")
-        if is_public is not None:
-            fields["visibility"] = "public" if is_public else "shared"
-    if fields.get("protected") is None:
-        fields.pop("protected", None)
+    if "is_public" in fields:  # a boolean header is never None (`None` reads as false)
+        fields["visibility"] = "public" if fields.pop("is_public") else "shared"
     for key in ("min_ram", "min_disk"):
         if key in fields and fields[key] is None:
             fields[key] = 0

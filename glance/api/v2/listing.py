@@ -27,9 +27,11 @@ from glance.domain import (
 _LIST_CONTROLS = frozenset({"limit", "marker", "sort", "sort_key", "sort_dir"})
 _IN_FILTERS = tuple(f.name for f in v2_fields("in"))
 _EXACT_FILTERS = tuple(f.name for f in v2_fields("exact"))
+_INT_FILTERS = tuple(f.name for f in v2_fields("int"))  # exact integers (size also by range)
 _TIME_FILTERS = tuple(f.name for f in v2_fields("time"))
-_KNOWN = {*_LIST_CONTROLS, *_IN_FILTERS, *_EXACT_FILTERS, *_TIME_FILTERS, "visibility",
-          "member_status", "tag", "size_min", "size_max", "os_hidden", "protected"}
+_KNOWN = {*_LIST_CONTROLS, *_IN_FILTERS, *_EXACT_FILTERS, *_INT_FILTERS, *_TIME_FILTERS,
+          "visibility", "member_status", "tag", "size_min", "size_max", "os_hidden",
+          "protected"}
 
 
 def _split_op(value: str, allowed: tuple[str, ...]) -> tuple[str, str]:
@@ -118,6 +120,9 @@ def parse_list_query(request: web.Request) -> ImageQuery:
     for key in _EXACT_FILTERS:
         if key in params:
             query.exact[key] = params[key]
+    for key in _INT_FILTERS:
+        if key in params:
+            query.exact[key] = nonnegative_int(params[key], key)
     if "visibility" in params:
         visibility = params["visibility"]
         if visibility not in (*VISIBILITIES, "all"):
@@ -173,7 +178,8 @@ async def index(request: web.Request) -> web.Response:
     no_body(request)
     query = parse_list_query(request)
     images = await service(request).list_images(context(request), query)
-    body: dict[str, Any] = {"images": [image_view(i) for i in images],
+    weights = service(request).store_weights()
+    body: dict[str, Any] = {"images": [image_view(i, weights) for i in images],
                             "first": _link(request.query, None),
                             "schema": "/v2/schemas/images"}
     if images and len(images) == query.limit:

@@ -127,4 +127,5 @@ def apply_patch(image: Image, body: object, media_type: str) -> Change:
             if name == "move":
                 doc.remove(source)
             doc.set(key, value, "add")
-    return Change(doc.change.fields, doc.change.properties, removed=doc.change.removed)
+    return Change(doc.change.fields, doc.change.properties, removed=doc.change.removed,
+                  amazon_pairs=False)  # v1's aki/ari/ami pairing rule is not v2's

@@ -5,10 +5,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from glance.api.errors import Handler
+from glance.api.v2 import cache as c
 from glance.api.v2 import discovery as d
 from glance.api.v2 import images as h
 from glance.api.v2 import listing as ls
 from glance.api.v2 import members as m
+from glance.api.v2 import metadefs as md
+from glance.api.v2 import metadefs_items as mdi
 from glance.api.v2.schemas import SCHEMAS
 
 _SCHEMA_NAMES = "|".join(SCHEMAS)
@@ -32,6 +35,30 @@ ROUTES: tuple[tuple[str, dict[str, Handler]], ...] = (
     ("/images/{image_id}/import", {"POST": h.import_image}),
     ("/images/{image_id}/tasks", {"GET": h.tasks}),
     ("/stores/{store}/{image_id}", {"DELETE": h.delete_from_store}),
+    ("/cache", {"GET": c.listing, "DELETE": c.clear}),
+    ("/cache/{image_id}", {"PUT": c.enqueue, "DELETE": c.remove}),
+    ("/metadefs/resource_types", {"GET": md.list_resource_types}),
+    ("/metadefs/namespaces", {"GET": md.list_namespaces, "POST": md.create_namespace}),
+    ("/metadefs/namespaces/{namespace}",
+     {"GET": md.show_namespace, "PUT": md.update_namespace, "DELETE": md.delete_namespace}),
+    ("/metadefs/namespaces/{namespace}/resource_types",
+     {"GET": md.list_associations, "POST": md.associate}),
+    ("/metadefs/namespaces/{namespace}/resource_types/{resource_type}",
+     {"DELETE": md.dissociate}),
+    ("/metadefs/namespaces/{namespace}/objects",
+     {"GET": mdi.list_objects, "POST": mdi.create_object, "DELETE": mdi.delete_objects}),
+    ("/metadefs/namespaces/{namespace}/objects/{object}",
+     {"GET": mdi.show_object, "PUT": mdi.update_object, "DELETE": mdi.delete_object}),
+    ("/metadefs/namespaces/{namespace}/properties",
+     {"GET": mdi.list_properties, "POST": mdi.create_property,
+      "DELETE": mdi.delete_properties}),
+    ("/metadefs/namespaces/{namespace}/properties/{property}",
+     {"GET": mdi.show_property, "PUT": mdi.update_property, "DELETE": mdi.delete_property}),
+    ("/metadefs/namespaces/{namespace}/tags",
+     {"GET": mdi.list_tags, "POST": mdi.create_tags, "DELETE": mdi.delete_tags}),
+    ("/metadefs/namespaces/{namespace}/tags/{tag}",
+     {"GET": mdi.show_tag, "POST": mdi.create_tag, "PUT": mdi.update_tag,
+      "DELETE": mdi.delete_tag}),
 )
 
 

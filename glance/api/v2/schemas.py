@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from glance.api.v2.metadefs_schemas import METADEF_SCHEMAS
 from glance.domain import CONTAINER_FORMATS, DISK_FORMATS, MEMBER_STATUSES, STATUSES, VISIBILITIES
 
 
@@ -115,43 +116,10 @@ MEMBERS_SCHEMA: dict[str, Any] = {
     "links": [{"rel": "self", "href": "{self}"}, {"rel": "describedby", "href": "{schema}"}],
 }
 
-# Minimal valid metadefs schemas: enough for glanceclient's start-up schema cache.
-NAMESPACE_SCHEMA: dict[str, Any] = {
-    "name": "namespace",
-    "properties": {
-        "namespace": {"type": "string", "maxLength": 80},
-        "display_name": {"type": "string", "maxLength": 80},
-        "description": {"type": "string", "maxLength": 500},
-        "visibility": {"type": "string", "enum": ["public", "private"]},
-        "protected": {"type": "boolean"},
-        "owner": {"type": "string", "maxLength": 255},
-        "created_at": {"type": "string", "readOnly": True},
-        "updated_at": {"type": "string", "readOnly": True},
-        "schema": {"type": "string", "readOnly": True},
-        "self": {"type": "string", "readOnly": True},
-    },
-    "required": ["namespace"],
-    "additionalProperties": False,
-}
-
-RESOURCE_TYPE_SCHEMA: dict[str, Any] = {
-    "name": "resource_type_association",
-    "properties": {
-        "name": {"type": "string", "maxLength": 80},
-        "prefix": {"type": "string", "maxLength": 80},
-        "properties_target": {"type": "string", "maxLength": 80},
-        "created_at": {"type": "string", "readOnly": True},
-        "updated_at": {"type": "string", "readOnly": True},
-    },
-    "required": ["name"],
-    "additionalProperties": False,
-}
-
 SCHEMAS: dict[str, dict[str, Any]] = {
     "image": IMAGE_SCHEMA,
     "images": IMAGES_SCHEMA,
     "member": MEMBER_SCHEMA,
     "members": MEMBERS_SCHEMA,
-    "metadefs/namespace": NAMESPACE_SCHEMA,
-    "metadefs/resource_type": RESOURCE_TYPE_SCHEMA,
+    **METADEF_SCHEMAS,
 }
