@@ -33,6 +33,7 @@ from glance.service.imports import Source
 from glance.service.members import Members
 from glance.service.metadefs import Metadefs
 from glance.service.pipeline import discard_data
+from glance.service.tickets import DownloadTickets
 from glance.stores import Store, unique_stores
 from glance.stores.base import Chunk
 
@@ -93,6 +94,7 @@ class ImageService:
         self.core = Core(settings, registry, stores, staging, web_source, image_cache, metrics)
         self.sharing = Members(self.core)  # v1 and v2 members
         self.metadefs = Metadefs(self.core)  # metadata definitions
+        self.tickets = DownloadTickets(self.core)  # the console's download links
         self._keep_alive: asyncio.Task[None] | None = None
 
     @property
@@ -233,6 +235,7 @@ class ImageService:
                                          amazon_pairs=new.amazon_pairs)
         if property_quota:
             access.check_property_quota(core.settings, len(new.properties))
+        access.check_properties(new.properties)
         properties = dict(new.properties)
         if new.image_type is not None:
             properties["type"] = new.image_type
@@ -266,6 +269,7 @@ class ImageService:
         seen = (based_on or image).tags
         fields = access.validated_fields(core.settings, ctx, change.fields, change.image_type,
                                          image, amazon_pairs=change.amazon_pairs)
+        access.check_properties(change.properties)
         properties = dict(change.properties)
         if change.image_type is not None:
             properties["type"] = change.image_type
