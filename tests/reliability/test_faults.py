@@ -23,6 +23,9 @@ from tests.conftest import RunningServer, start_server
 from tests.functional._v1 import assert_error
 from tests.functional._v2 import OCTET, create, show
 from tests.functional.test_scale_out import PausedBody, upload_in_background, wait_saving
+from tests.reliability._proxy import FaultyProxy
+from tests.stores.conftest import S3Server, SwiftServer, swift_server, unique  # noqa: F401
+from tests.stores.test_api_stores import toml_table
 
 MiB = 1 << 20
 V1_RAW = {"x-image-meta-disk_format": "raw", "x-image-meta-container_format": "bare",
@@ -109,6 +112,87 @@ def test_disk_full_fails_cleanly_and_gives_the_space_back(
         assert got.status_code == 200 and hashlib.sha256(got.content).digest() == \
             hashlib.sha256(small).digest()
     assert tracebacks(disk_server) == []
+
+
+# -- an object store going away mid-stream --------------------------------------------------
+
+BIG = 24 * MiB  # several S3 parts (5 MiB) and Swift segments (1 MiB)
+LEASE = 1.0  # recovery retries failed cleanups once per lease
+
+
+@pytest.fixture(scope="module")
+def object_stores(swift_server: SwiftServer,  # noqa: F811
+                  tmp_path_factory: pytest.TempPathFactory
+                  ) -> Iterator[tuple[RunningServer, FaultyProxy, SwiftServer, str, str]]:
+    """glance-api with an S3 store (Swift's s3api) and a Swift store, both reached through
+    one FaultyProxy in front of the real Swift proxy."""
+    proxy = FaultyProxy("127.0.0.1", swift_server.port)
+    base = tmp_path_factory.mktemp("faults-stores")
+    bucket, container = unique("faults"), unique("faults")
+    s3 = S3Server("s3api", proxy.url, swift_server.user, swift_server.key)
+    swift = {**swift_server.swift_settings(container, segment_size=MiB, max_concurrency=3),
+             "auth_url": proxy.url + "/auth/v1.0", "timeout": 10}
+    config = write_config(base, f"[glance]\nworker_lease_seconds = {LEASE}\n\n"
+                          + toml_table("s3", s3.settings(bucket, part_size=5 * MiB,
+                                                         multipart_threshold=5 * MiB,
+                                                         max_concurrency=2,
+                                                         read_timeout=10, connect_timeout=5))
+                          + toml_table("swift", swift))
+    server = start_server(base / "data", config)
+    try:
+        yield server, proxy, swift_server, bucket, container
+    finally:
+        server.stop()
+        proxy.close()
+
+
+def leftovers(swift: SwiftServer, kind: str, bucket: str, container: str) -> list[str]:
+    """Everything the store holds (looked at directly, not through the proxy)."""
+    if kind == "s3":
+        return swift.names(bucket) + swift.names(bucket + "+segments")
+    return swift.names(container) + swift.names(container + "_segments")
+
+
+def wait_empty(swift: SwiftServer, kind: str, bucket: str, container: str,
+               timeout: float = 20) -> list[str]:
+    """The store's leftovers once empty, or as they are after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while (held := leftovers(swift, kind, bucket, container)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return held
+
+
+@pytest.mark.timeout(900)  # the first user of the Swift and Keystone fixtures starts them
+@pytest.mark.parametrize("kind", ["s3", "swift"])
+def test_store_gone_mid_download(object_stores: tuple[RunningServer, FaultyProxy,
+                                                      SwiftServer, str, str],
+                                 kind: str) -> None:
+    server, proxy, swift, bucket, container = object_stores
+    data = os.urandom(BIG)
+    with httpx.Client(base_url=server.url, timeout=120) as http:
+        image_id = create(http)["id"]
+        resp = http.put(f"/v2/images/{image_id}/file", content=data,
+                        headers={**OCTET, "X-Image-Meta-Store": kind})
+        assert resp.status_code == 204, resp.text
+        proxy.cut_after("down", 6 * MiB)
+        received = 0
+        try:
+            with pytest.raises(httpx.RemoteProtocolError):
+                with http.stream("GET", f"/v2/images/{image_id}/file") as stream:
+                    assert stream.status_code == 200
+                    assert int(stream.headers["Content-Length"]) == BIG
+                    for chunk in stream.iter_raw():
+                        received += len(chunk)
+            assert proxy.tripped.is_set()
+            assert received < BIG  # the client knows the body is incomplete
+        finally:
+            proxy.up()
+        got = http.get(f"/v2/images/{image_id}/file")
+        assert got.status_code == 200
+        assert hashlib.sha256(got.content).digest() == hashlib.sha256(data).digest()
+        assert show(http, image_id)["status"] == "active"
+        assert http.delete(f"/v2/images/{image_id}").status_code == 204
+    assert tracebacks(server) == []
 
 
 # -- the database restarting -----------------------------------------------------------------
