@@ -8,7 +8,7 @@ import logging
 import threading
 from typing import Any, Collection, Iterator, Mapping
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -52,6 +52,11 @@ class RegistryCore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def ping(self) -> None:
+        """One round trip to the database (readiness); raises what the driver raises."""
+        with self._read() as session:
+            session.execute(text("SELECT 1"))
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Session]:
