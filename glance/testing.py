@@ -105,7 +105,7 @@ def start_server(data_dir: Path, extra_args: list[str] | None = None,
     log = open(log_path, "wb")  # the child writes to it until it stops
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=full_env)
     server = RunningServer(proc, "127.0.0.1", port, data_dir, log_path)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a loaded 2-core CI machine can take a while
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"glance-api exited with {proc.returncode}:\n{server.log()}")

@@ -354,3 +354,42 @@ def test_database_restart(tmp_path: Path, private_postgres: PrivatePostgres) -> 
         server.stop()
     print(f"\ndatabase restarts: answers {sorted(answers.items())}")
     assert tracebacks(server) == []
+
+
+@pytest.mark.timeout(900)  # the first user of the Swift and Keystone fixtures starts them
+@pytest.mark.parametrize("kind", ["s3", "swift"])
+def test_store_down_before_a_transfer(object_stores: tuple[RunningServer, FaultyProxy,
+                                                           SwiftServer, str, str],
+                                      kind: str) -> None:
+    """A store that does not answer at all: uploads and downloads get a 503 in the envelope
+    before any byte moves, and work again once it is back."""
+    server, proxy, swift, bucket, container = object_stores
+    data = os.urandom(2 * MiB)
+    with httpx.Client(base_url=server.url, timeout=120) as http:
+        stored = create(http)["id"]
+        assert http.put(f"/v2/images/{stored}/file", content=data,
+                        headers={**OCTET, "X-Image-Meta-Store": kind}).status_code == 204
+        image_id = create(http)["id"]
+        proxy.down()
+        try:
+            resp = http.put(f"/v2/images/{image_id}/file", content=data,
+                            headers={**OCTET, "X-Image-Meta-Store": kind})
+            assert_error(resp, 503, kind)
+            assert str(proxy.port) not in resp.text
+            assert show(http, image_id)["status"] == "queued"
+            resp = http.get(f"/v2/images/{stored}/file")
+            assert_error(resp, 503, kind)
+            assert str(proxy.port) not in resp.text
+        finally:
+            proxy.up()
+        deadline = time.monotonic() + 20
+        while (resp := http.put(f"/v2/images/{image_id}/file", content=data, headers={
+                **OCTET, "X-Image-Meta-Store": kind})).status_code == 409:
+            assert time.monotonic() < deadline, resp.text
+            time.sleep(0.5)
+        assert resp.status_code == 204, resp.text
+        for one in (stored, image_id):
+            assert http.get(f"/v2/images/{one}/file").content == data
+            assert http.delete(f"/v2/images/{one}").status_code == 204
+        assert wait_empty(swift, kind, bucket, container) == []
+    assert tracebacks(server) == []
