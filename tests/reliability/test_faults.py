@@ -12,8 +12,9 @@ import subprocess
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import httpx
 import pytest
@@ -24,7 +25,14 @@ from tests.functional._v1 import assert_error
 from tests.functional._v2 import OCTET, create, show
 from tests.functional.test_scale_out import PausedBody, upload_in_background, wait_saving
 from tests.reliability._proxy import FaultyProxy
-from tests.stores.conftest import S3Server, SwiftServer, swift_server, unique  # noqa: F401
+from tests.stores.conftest import (  # noqa: F401  (fixtures)
+    RgwServer,
+    S3Server,
+    SwiftServer,
+    rgw_server,
+    swift_server,
+    unique,
+)
 from tests.stores.test_api_stores import toml_table
 
 MiB = 1 << 20
@@ -120,53 +128,86 @@ BIG = 24 * MiB  # several S3 parts (5 MiB) and Swift segments (1 MiB)
 LEASE = 1.0  # recovery retries failed cleanups once per lease
 
 
+@dataclass
+class FaultyStore:
+    """glance-api with a store named ``kind`` reached through ``proxy``, and a look at what
+    the real store holds (``held``: not through the proxy)."""
+
+    server: RunningServer
+    proxy: FaultyProxy
+    kind: str  # the store's name in glance: s3 (on Swift's s3api), swift, rgw (S3 on Ceph)
+    held: Callable[[], list[str]]
+
+    def wait_empty(self, timeout: float = 20) -> list[str]:
+        """What the store holds once empty, or as it is after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while (held := self.held()) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        return held
+
+
+def s3_store_settings(s3: S3Server, bucket: str) -> dict[str, Any]:
+    return s3.settings(bucket, part_size=5 * MiB, multipart_threshold=5 * MiB,
+                       max_concurrency=2, read_timeout=10, connect_timeout=5)
+
+
+def faulty_glance(base: Path, tables: str) -> RunningServer:
+    return start_server(base / "data", write_config(
+        base, f"[glance]\nworker_lease_seconds = {LEASE}\n\n" + tables))
+
+
 @pytest.fixture(scope="module")
-def object_stores(swift_server: SwiftServer,  # noqa: F811
-                  tmp_path_factory: pytest.TempPathFactory
-                  ) -> Iterator[tuple[RunningServer, FaultyProxy, SwiftServer, str, str]]:
+def swift_stores(swift_server: SwiftServer,  # noqa: F811
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, FaultyStore]]:
     """glance-api with an S3 store (Swift's s3api) and a Swift store, both reached through
     one FaultyProxy in front of the real Swift proxy."""
     proxy = FaultyProxy("127.0.0.1", swift_server.port)
-    base = tmp_path_factory.mktemp("faults-stores")
     bucket, container = unique("faults"), unique("faults")
     s3 = S3Server("s3api", proxy.url, swift_server.user, swift_server.key)
     swift = {**swift_server.swift_settings(container, segment_size=MiB, max_concurrency=3),
              "auth_url": proxy.url + "/auth/v1.0", "timeout": 10}
-    config = write_config(base, f"[glance]\nworker_lease_seconds = {LEASE}\n\n"
-                          + toml_table("s3", s3.settings(bucket, part_size=5 * MiB,
-                                                         multipart_threshold=5 * MiB,
-                                                         max_concurrency=2,
-                                                         read_timeout=10, connect_timeout=5))
-                          + toml_table("swift", swift))
-    server = start_server(base / "data", config)
+    server = faulty_glance(tmp_path_factory.mktemp("faults-swift"),
+                           toml_table("s3", s3_store_settings(s3, bucket))
+                           + toml_table("swift", swift))
     try:
-        yield server, proxy, swift_server, bucket, container
+        yield {"s3": FaultyStore(server, proxy, "s3", lambda: swift_server.names(bucket)
+                                 + swift_server.names(bucket + "+segments")),
+               "swift": FaultyStore(server, proxy, "swift", lambda: swift_server.names(
+                   container) + swift_server.names(container + "_segments"))}
     finally:
         server.stop()
         proxy.close()
 
 
-def leftovers(swift: SwiftServer, kind: str, bucket: str, container: str) -> list[str]:
-    """Everything the store holds (looked at directly, not through the proxy)."""
-    if kind == "s3":
-        return swift.names(bucket) + swift.names(bucket + "+segments")
-    return swift.names(container) + swift.names(container + "_segments")
+@pytest.fixture(scope="module")
+def rgw_store(rgw_server: RgwServer,  # noqa: F811
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultyStore]:
+    """glance-api with an S3 store on Ceph RGW, reached through a FaultyProxy."""
+    proxy = FaultyProxy("127.0.0.1", rgw_server.port)
+    bucket = unique("faults")
+    direct = rgw_server.s3
+    through = S3Server("rgw", proxy.url, direct.access_key, direct.secret_key)
+    server = faulty_glance(tmp_path_factory.mktemp("faults-rgw"),
+                           toml_table("rgw", s3_store_settings(through, bucket)))
+    try:
+        yield FaultyStore(server, proxy, "rgw",
+                          lambda: direct.names(bucket) + direct.parts(bucket))
+    finally:
+        server.stop()
+        proxy.close()
 
 
-def wait_empty(swift: SwiftServer, kind: str, bucket: str, container: str,
-               timeout: float = 20) -> list[str]:
-    """The store's leftovers once empty, or as they are after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while (held := leftovers(swift, kind, bucket, container)) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    return held
+@pytest.fixture(params=["s3", "swift", "rgw"])
+def store(request: pytest.FixtureRequest) -> FaultyStore:
+    """Each object store behind a proxy the test controls (its servers start on first use)."""
+    if request.param == "rgw":
+        return request.getfixturevalue("rgw_store")
+    return request.getfixturevalue("swift_stores")[request.param]
 
 
-@pytest.mark.timeout(900)  # the first user of the Swift and Keystone fixtures starts them
-@pytest.mark.parametrize("kind", ["s3", "swift"])
-def test_store_gone_mid_upload(object_stores: tuple[RunningServer, FaultyProxy, SwiftServer,
-                                                    str, str], kind: str) -> None:
-    server, proxy, swift, bucket, container = object_stores
+@pytest.mark.timeout(900)  # the first user of the store fixtures starts their servers
+def test_store_gone_mid_upload(store: FaultyStore) -> None:
+    server, proxy, kind = store.server, store.proxy, store.kind
     data = os.urandom(BIG)
     with httpx.Client(base_url=server.url, timeout=120) as http:
         image_id = create(http)["id"]
@@ -184,7 +225,7 @@ def test_store_gone_mid_upload(object_stores: tuple[RunningServer, FaultyProxy, 
         finally:
             proxy.up()
         # once the store is back, nothing of the failed upload is left in it
-        assert wait_empty(swift, kind, bucket, container) == []
+        assert store.wait_empty() == []
         # and a new upload works (409 "being removed" only until recovery has forgotten the
         # failed write's record, a moment after its leftovers went)
         deadline = time.monotonic() + 10
@@ -196,16 +237,13 @@ def test_store_gone_mid_upload(object_stores: tuple[RunningServer, FaultyProxy, 
         got = http.get(f"/v2/images/{image_id}/file")
         assert hashlib.sha256(got.content).digest() == hashlib.sha256(data).digest()
         assert http.delete(f"/v2/images/{image_id}").status_code == 204
-        assert wait_empty(swift, kind, bucket, container) == []
+        assert store.wait_empty() == []
     assert tracebacks(server) == []
 
 
-@pytest.mark.timeout(900)  # the first user of the Swift and Keystone fixtures starts them
-@pytest.mark.parametrize("kind", ["s3", "swift"])
-def test_store_gone_mid_download(object_stores: tuple[RunningServer, FaultyProxy,
-                                                      SwiftServer, str, str],
-                                 kind: str) -> None:
-    server, proxy, swift, bucket, container = object_stores
+@pytest.mark.timeout(900)  # the first user of the store fixtures starts their servers
+def test_store_gone_mid_download(store: FaultyStore) -> None:
+    server, proxy, kind = store.server, store.proxy, store.kind
     data = os.urandom(BIG)
     with httpx.Client(base_url=server.url, timeout=120) as http:
         image_id = create(http)["id"]
@@ -356,14 +394,11 @@ def test_database_restart(tmp_path: Path, private_postgres: PrivatePostgres) -> 
     assert tracebacks(server) == []
 
 
-@pytest.mark.timeout(900)  # the first user of the Swift and Keystone fixtures starts them
-@pytest.mark.parametrize("kind", ["s3", "swift"])
-def test_store_down_before_a_transfer(object_stores: tuple[RunningServer, FaultyProxy,
-                                                           SwiftServer, str, str],
-                                      kind: str) -> None:
+@pytest.mark.timeout(900)  # the first user of the store fixtures starts their servers
+def test_store_down_before_a_transfer(store: FaultyStore) -> None:
     """A store that does not answer at all: uploads and downloads get a 503 in the envelope
     before any byte moves, and work again once it is back."""
-    server, proxy, swift, bucket, container = object_stores
+    server, proxy, kind = store.server, store.proxy, store.kind
     data = os.urandom(2 * MiB)
     with httpx.Client(base_url=server.url, timeout=120) as http:
         stored = create(http)["id"]
@@ -391,5 +426,5 @@ def test_store_down_before_a_transfer(object_stores: tuple[RunningServer, Faulty
         for one in (stored, image_id):
             assert http.get(f"/v2/images/{one}/file").content == data
             assert http.delete(f"/v2/images/{one}").status_code == 204
-        assert wait_empty(swift, kind, bucket, container) == []
+        assert store.wait_empty() == []
     assert tracebacks(server) == []
