@@ -24,7 +24,7 @@ from glance.domain import (
     validate_image_id,
 )
 from glance.registry import Registry
-from glance.service import access, copies, data, imports, recovery
+from glance.service import access, copies, data, imports, recovery, tasks
 from glance.service.core import Core
 from glance.service.data import Download, Upload
 from glance.service.imports import Source
@@ -174,6 +174,28 @@ class ImageService:
     async def image_tasks(self, ctx: RequestContext, image_id: str) -> list[Task]:
         await self.core.get(ctx, image_id)
         return await self.core.db(self.core.registry.image_tasks, image_id)
+
+    # -- legacy tasks (POST/GET /v2/tasks) ----------------------------------------------------
+
+    async def create_task(self, ctx: RequestContext, task_type: Any, task_input: Any,
+                          new: NewImage) -> Task:
+        """An ``import`` task: a new image (``new``, from the input's image_properties)
+        filled by web-download from the input's import_from (400 before anything exists
+        for a bad type or input)."""
+        url = await tasks.check_import_input(self.core, task_type, task_input)
+        image = await self.create(ctx, new, property_quota=True)
+        try:
+            return await tasks.start_import_task(self.core, ctx, image, url, task_input)
+        except BaseException:
+            await asyncio.shield(self.core.db(self.core.registry.mark_deleted, image.id,
+                                              worker=self.core.worker, from_=image.status))
+            raise
+
+    async def get_task(self, ctx: RequestContext, task_id: str) -> Task:
+        return await tasks.get_task(self.core, ctx, task_id)
+
+    async def list_tasks(self, ctx: RequestContext, query: tasks.TaskQuery) -> list[Task]:
+        return await tasks.list_tasks(self.core, ctx, query)
 
     def store_infos(self) -> list[StoreInfo]:
         """Each store instance once, under its own name (aliases such as ``file`` are not

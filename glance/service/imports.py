@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 
 from glance.common import exception
 from glance.context import RequestContext
@@ -169,10 +169,12 @@ def import_targets(core: Core, stores: list[str] | None, all_stores: bool) -> li
 
 
 async def start_import(core: Core, ctx: RequestContext, image: Image, method: str,
-                       uri: str | None, targets: list[Store], must_succeed: bool) -> Task:
+                       uri: str | None, targets: list[Store], must_succeed: bool, *,
+                       task_type: str = "api_image_import",
+                       task_input: dict[str, Any] | None = None) -> Task:
     """Start a glance-direct or web-download import into ``targets``; the work runs as a
-    task in the background. Progress shows in the image properties
-    os_glance_importing_to_stores and os_glance_failed_import."""
+    task in the background (of ``task_type``, recording ``task_input`` if given). Progress
+    shows in the image properties os_glance_importing_to_stores and os_glance_failed_import."""
     if not targets:
         raise exception.BadRequest("No writable store to import into")
     if method == "glance-direct":
@@ -194,10 +196,11 @@ async def start_import(core: Core, ctx: RequestContext, image: Image, method: st
     names = [t.name for t in targets]
     # the task exists (stamped with this process) before the image is importing, so that
     # recovery in another process never takes a running import for an orphan
-    task = Task(id=new_image_id(), image_id=image.id, owner=ctx.owner,
-                input={"import_req": {"method": {"name": method, **(
-                    {"uri": uri} if uri else {})}, "stores": names,
-                    "all_stores_must_succeed": must_succeed}, "backend": names},
+    task = Task(id=new_image_id(), image_id=image.id, type=task_type, owner=ctx.owner,
+                input=task_input if task_input is not None else {"import_req": {
+                    "method": {"name": method, **({"uri": uri} if uri else {})},
+                    "stores": names, "all_stores_must_succeed": must_succeed},
+                    "backend": names},
                 worker=core.worker)
     await core.db(core.registry.create_task, task)
     try:
