@@ -128,7 +128,7 @@ def test_no_module_is_too_long() -> None:
 # The service's rooms, lowest first: each may import only rooms listed before it (copies and
 # recovery never the facade), and none the package ``glance.service`` itself.
 SERVICE_ROOMS = ("core", "access", "pipeline", "data", "members", "metadefs", "copies",
-                 "imports", "tasks", "recovery", "facade")  # imports into several stores copy
+                 "remote", "imports", "tasks", "recovery", "facade")
 
 
 def test_the_service_rooms_never_point_back_up() -> None:

@@ -305,8 +305,8 @@ class ImageService:
 
     async def import_image(self, ctx: RequestContext, image_id: str, method: str,
                            uri: str | None = None, stores: list[str] | None = None,
-                           all_stores: bool = False,
-                           all_stores_must_succeed: bool = True) -> Task | None:
+                           all_stores: bool = False, all_stores_must_succeed: bool = True,
+                           params: dict[str, Any] | None = None) -> Task | None:
         """Start importing data into an image, in ``stores`` (or every writable store, or
         the default one); the work runs as a task in the background. copy-image copies an
         active image into the stores it is not in yet; None when there is nothing to copy."""
@@ -316,7 +316,7 @@ class ImageService:
                                            all_stores_must_succeed)
         targets = imports.import_targets(self.core, stores, all_stores)
         return await imports.start_import(self.core, ctx, image, method, uri, targets,
-                                          all_stores_must_succeed)
+                                          all_stores_must_succeed, params=params)
 
     async def delete(self, ctx: RequestContext, image_id: str) -> None:
         """Delete an image and its data (403 when protected)."""
