@@ -9,12 +9,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
 import secrets
 import tempfile
 import time
+import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,7 +190,10 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
     if request.path in UNAUTHENTICATED_PATHS:
         request["context"] = RequestContext()
         return await handler(request)
-    request["context"] = await authenticator.context(request)
+    ctx = await authenticator.context(request)
+    # the id the response carries (api/app.py), known now so that tasks can record it
+    request_id = request.setdefault("request_id", f"req-{uuid.uuid4()}")
+    request["context"] = dataclasses.replace(ctx, request_id=request_id)
     return await handler(request)
 
 

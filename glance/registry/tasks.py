@@ -23,7 +23,8 @@ class Tasks(RegistryCore):
             session.add(TaskRow(id=task.id, image_id=task.image_id, type=task.type,
                                 status=task.status, owner=task.owner,
                                 input=json.dumps(task.input), message=task.message,
-                                worker=task.worker, created_at=task.created_at,
+                                worker=task.worker, request_id=task.request_id,
+                                user_id=task.user_id, created_at=task.created_at,
                                 updated_at=task.updated_at))
         return task
 

@@ -203,6 +203,7 @@ async def start_import(core: Core, ctx: RequestContext, image: Image, method: st
     # the task exists (stamped with this process) before the image is importing, so that
     # recovery in another process never takes a running import for an orphan
     task = Task(id=new_image_id(), image_id=image.id, type=task_type, owner=ctx.owner,
+                request_id=ctx.request_id, user_id=ctx.user_id,
                 input=task_input if task_input is not None else {"import_req": {
                     "method": {"name": method, **({"uri": uri} if uri else {}), **(
                         {k: v for k, v in (params or {}).items() if k.startswith("glance_")}

@@ -84,6 +84,8 @@ def test_stage_then_glance_direct_import(open_server, oc):
     assert staged_files(open_server) == []
     tasks = finished_tasks(oc, image["id"])
     assert [t["status"] for t in tasks] == ["success"]
+    # the task remembers the request that started it (Tempest compares them)
+    assert tasks[0]["request_id"] == resp.headers["x-openstack-request-id"]
     assert tasks[0]["type"] == "api_image_import" and tasks[0]["image_id"] == image["id"]
     assert_error(start_import(oc, image["id"], {"method": {"name": "glance-direct"}}), 409)
 
