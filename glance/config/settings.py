@@ -164,6 +164,34 @@ class Settings:
     workers: int = option(
         1, "Worker processes serving the port; above 1, a parent process binds the port, "
         "forks the workers, restarts one that dies and stops them all on SIGTERM.", parse_count)
+    # -- operations: health, metrics, logs, admin (issue 15) --------------------------------
+    healthcheck_disable_file: str | None = option(
+        None, "While this file exists, `GET /healthcheck` answers 503 `DISABLED BY FILE` "
+        "(and `/readyz` 503), so that a load balancer drains this server (as upstream's "
+        "`disable_by_file_path`).", str)
+    readiness_timeout: float = option(
+        5.0, "Seconds `GET /readyz` waits for the registry and each store to answer.",
+        parse_positive)
+
+    # -- the image cache (per node; glance/cache) ---------------------------------------------
+    image_cache_enabled: bool = option(
+        False, "Keep a per-node cache of the image data read from remote stores (S3, Swift, "
+        "http): the first download fills it while streaming to the client, later downloads "
+        "(ranges too) are sent from the local file; also enables the v2 cache API "
+        "(`/v2/cache`, admin only) and its prefetcher.", parse_bool)
+    image_cache_dir: str | None = option(
+        None, "Directory of the image cache; several glance-api processes of one machine may "
+        "share it (the prefetch queue is kept there too). Default: `<data_dir>/image-cache`.",
+        str)
+    image_cache_max_size: int = option(
+        10737418240, "Most bytes the image cache keeps; the least recently used images are "
+        "evicted beyond it (an image larger than this is never cached).")
+    image_cache_stall_time: float = option(
+        3600.0, "Seconds after which a cache fill that has made no progress is given up and "
+        "its half-written file removed.", parse_positive)
+    image_cache_file_stores: bool = option(
+        False, "Also cache images whose data is in file stores (already local: off by "
+        "default; useful to exercise the cache with only a file store).", parse_bool)
 
     @property
     def resolved_database_url(self) -> str:
@@ -174,6 +202,10 @@ class Settings:
     @property
     def resolved_file_store_dir(self) -> str:
         return self.file_store_dir or str(Path(self.data_dir) / "images")
+
+    @property
+    def resolved_image_cache_dir(self) -> str:
+        return self.image_cache_dir or str(Path(self.data_dir) / "image-cache")
 
     @property
     def resolved_staging_dir(self) -> str:

@@ -7,10 +7,13 @@ import asyncio
 import logging
 import os
 import socket
+import time
 import uuid
 from typing import Callable, Coroutine, Iterable, ParamSpec, TypeVar
 
+from glance.cache import ImageCache
 from glance.common import exception
+from glance.common.metrics import Metrics
 from glance.config import Settings
 from glance.context import RequestContext
 from glance.domain import Image, Location
@@ -33,18 +36,35 @@ class Core:
     """The service's state: settings, registry, stores, and what this process runs."""
 
     def __init__(self, settings: Settings, registry: Registry, stores: dict[str, Store],
-                 staging: Store | None = None, web_source: Store | None = None) -> None:
+                 staging: Store | None = None, web_source: Store | None = None,
+                 cache: ImageCache | None = None, metrics: Metrics | None = None) -> None:
         self.settings = settings
+        self.metrics = metrics or Metrics()
         self.registry = registry
         self.stores = stores  # by name and by alias
         self.staging = staging  # v2 stage/import; None: no glance-direct
         self.web_source = web_source  # where web-download fetches; None: no web-download
+        self.cache = cache  # this node's image cache; None: off
         self.worker = new_worker_id()  # stamps what this process has in flight
         self.jobs: set[asyncio.Task[None]] = set()
+        for store in [*unique_stores(stores), staging, web_source]:
+            if store is not None:
+                store.observer = self.metrics.store_call
 
     async def db(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run one registry method in a worker thread (its own transaction)."""
-        return await asyncio.to_thread(fn, *args, **kwargs)
+        """Run one registry method in a worker thread (its own transaction), timed."""
+        started = time.monotonic()
+        failed = False
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except (exception.NotFound, exception.Conflict):
+            raise  # answers, not failures
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            self.metrics.registry_call(getattr(fn, "__name__", "call"),
+                                       time.monotonic() - started, failed)
 
     def spawn(self, job: Coroutine[object, object, None]) -> None:
         """Run ``job`` in the background until it ends or the service closes."""

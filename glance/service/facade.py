@@ -9,7 +9,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 
+from glance.cache import CachedImage, ImageCache
 from glance.common import exception
+from glance.common.metrics import Metrics
 from glance.config import Settings
 from glance.context import RequestContext
 from glance.domain import (
@@ -24,13 +26,14 @@ from glance.domain import (
     validate_image_id,
 )
 from glance.registry import Registry
-from glance.service import access, copies, data, imports, recovery, tasks
+from glance.service import access, cache, copies, data, health, imports, recovery, tasks
 from glance.service.core import Core
 from glance.service.data import Download, Upload
 from glance.service.imports import Source
 from glance.service.members import Members
 from glance.service.metadefs import Metadefs
 from glance.service.pipeline import discard_data
+from glance.service.tickets import DownloadTickets
 from glance.stores import Store, unique_stores
 from glance.stores.base import Chunk
 
@@ -86,15 +89,21 @@ class ImageService:
     """Create, upload, download, update, delete and list images."""
 
     def __init__(self, settings: Settings, registry: Registry, stores: dict[str, Store],
-                 staging: Store | None = None, web_source: Store | None = None) -> None:
-        self.core = Core(settings, registry, stores, staging, web_source)
+                 staging: Store | None = None, web_source: Store | None = None,
+                 image_cache: ImageCache | None = None, metrics: Metrics | None = None) -> None:
+        self.core = Core(settings, registry, stores, staging, web_source, image_cache, metrics)
         self.sharing = Members(self.core)  # v1 and v2 members
         self.metadefs = Metadefs(self.core)  # metadata definitions
+        self.tickets = DownloadTickets(self.core)  # the console's download links
         self._keep_alive: asyncio.Task[None] | None = None
 
     @property
     def settings(self) -> Settings:
         return self.core.settings
+
+    @property
+    def metrics(self) -> Metrics:
+        return self.core.metrics
 
     # -- lifecycle of the service -----------------------------------------------------------
 
@@ -113,6 +122,9 @@ class ImageService:
                 LOG.warning("locations recorded under the alias %s now name store %s", alias,
                             store.name)
         await recovery.recover(core)
+        if core.cache is not None:
+            await asyncio.to_thread(core.cache.prepare)
+            core.spawn(cache.prefetcher(core))
         self._keep_alive = asyncio.get_running_loop().create_task(recovery.keep_alive(core))
 
     async def close(self) -> None:
@@ -175,13 +187,10 @@ class ImageService:
         await self.core.get(ctx, image_id)
         return await self.core.db(self.core.registry.image_tasks, image_id)
 
-    # -- legacy tasks (POST/GET /v2/tasks) ----------------------------------------------------
-
     async def create_task(self, ctx: RequestContext, task_type: Any, task_input: Any,
                           new: NewImage) -> Task:
-        """An ``import`` task: a new image (``new``, from the input's image_properties)
-        filled by web-download from the input's import_from (400 before anything exists
-        for a bad type or input)."""
+        """A legacy ``import`` task (POST /v2/tasks): a new image (``new``) filled by
+        web-download from the input's import_from (400 before anything exists if bad)."""
         url = await tasks.check_import_input(self.core, task_type, task_input)
         image = await self.create(ctx, new, property_quota=True)
         try:
@@ -196,6 +205,10 @@ class ImageService:
 
     async def list_tasks(self, ctx: RequestContext, query: tasks.TaskQuery) -> list[Task]:
         return await tasks.list_tasks(self.core, ctx, query)
+
+    async def readiness(self) -> list[health.Check]:
+        """Whether the registry and each store answer, each timed (see ``health``)."""
+        return await health.readiness(self.core)
 
     def store_infos(self) -> list[StoreInfo]:
         """Each store instance once, under its own name (aliases such as ``file`` are not
@@ -212,6 +225,24 @@ class ImageService:
         """The names (and aliases) an upload may name."""
         return [name for name, store in self.core.stores.items() if store.writable]
 
+    # -- the image cache (admin only) --------------------------------------------------------
+
+    async def cache_listing(self, ctx: RequestContext) -> tuple[list[CachedImage], list[str]]:
+        """This node's cached images and the ids queued for its prefetcher."""
+        return await cache.listing(self.core, ctx)
+
+    async def cache_enqueue(self, ctx: RequestContext, image_id: str) -> None:
+        """Queue an active image for prefetching into this node's cache."""
+        await cache.enqueue(self.core, ctx, image_id)
+
+    async def cache_remove(self, ctx: RequestContext, image_id: str) -> None:
+        """Drop an image from this node's cache and prefetch queue."""
+        await cache.remove(self.core, ctx, image_id)
+
+    async def cache_clear(self, ctx: RequestContext, target: str) -> None:
+        """Empty this node's cache (``cache``), prefetch queue (``queue``) or ``both``."""
+        await cache.clear(self.core, ctx, target)
+
     # -- writing ----------------------------------------------------------------------------
 
     async def create(self, ctx: RequestContext, new: NewImage, *,
@@ -223,6 +254,7 @@ class ImageService:
                                          amazon_pairs=new.amazon_pairs)
         if property_quota:
             access.check_property_quota(core.settings, len(new.properties))
+        access.check_properties(new.properties)
         properties = dict(new.properties)
         if new.image_type is not None:
             properties["type"] = new.image_type
@@ -256,6 +288,7 @@ class ImageService:
         seen = (based_on or image).tags
         fields = access.validated_fields(core.settings, ctx, change.fields, change.image_type,
                                          image, amazon_pairs=change.amazon_pairs)
+        access.check_properties(change.properties)
         properties = dict(change.properties)
         if change.image_type is not None:
             properties["type"] = change.image_type
@@ -328,6 +361,7 @@ class ImageService:
                               from_=image.status)
         await discard_data(core, image)
         await core.discard_staged(image_id)
+        await cache.forget_if_gone(core, image_id)
 
     async def delete_from_store(self, ctx: RequestContext, store_name: str,
                                 image_id: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from glance.api.errors import Handler
+from glance.api.v2 import cache as c
 from glance.api.v2 import discovery as d
 from glance.api.v2 import images as h
 from glance.api.v2 import listing as ls
@@ -37,6 +38,8 @@ ROUTES: tuple[tuple[str, dict[str, Handler]], ...] = (
     ("/stores/{store}/{image_id}", {"DELETE": h.delete_from_store}),
     ("/tasks", {"GET": t.index, "POST": t.create}),
     ("/tasks/{task_id}", {"GET": t.show}),
+    ("/cache", {"GET": c.listing, "DELETE": c.clear}),
+    ("/cache/{image_id}", {"PUT": c.enqueue, "DELETE": c.remove}),
     ("/metadefs/resource_types", {"GET": md.list_resource_types}),
     ("/metadefs/namespaces", {"GET": md.list_namespaces, "POST": md.create_namespace}),
     ("/metadefs/namespaces/{namespace}",

@@ -2,14 +2,14 @@
 shows request_id and user_id).
 
 Revision ID: 0008
-Revises: 0007
+Revises: 0012
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0007"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
