@@ -159,6 +159,14 @@ class Settings:
     workers: int = option(
         1, "Worker processes serving the port; above 1, a parent process binds the port, "
         "forks the workers, restarts one that dies and stops them all on SIGTERM.", parse_count)
+    # -- operations: health, metrics, logs, admin (issue 15) --------------------------------
+    healthcheck_disable_file: str | None = option(
+        None, "While this file exists, `GET /healthcheck` answers 503 `DISABLED BY FILE` "
+        "(and `/readyz` 503), so that a load balancer drains this server (as upstream's "
+        "`disable_by_file_path`).", str)
+    readiness_timeout: float = option(
+        5.0, "Seconds `GET /readyz` waits for the registry and each store to answer.",
+        parse_positive)
 
     # -- the image cache (per node; glance/cache) ---------------------------------------------
     image_cache_enabled: bool = option(
@@ -206,10 +214,15 @@ OPTIONS: tuple[Option, ...] = options_of(Settings)
 
 # The settings of each store driver (inside a ``[stores.NAME]`` table), declared once here:
 # the drivers' constructors take them all, completed by ``parse_stores``.
+# Store weights (tempest-rest): a setting every driver has.
+WEIGHT = Option("weight", int, 0,
+                "Preference among stores: downloads read the highest weight first, and stores "
+                "(of the server and of each image) are listed highest first.")
 STORE_SETTINGS: dict[str, tuple[Option, ...]] = {
     "file": (
         Option("directory", str, REQUIRED, "Directory holding one file per image."),
         Option("fsync", parse_bool, True, "fsync each file before it becomes visible."),
+        WEIGHT,
     ),
     "s3": (
         Option("bucket", str, REQUIRED, "Bucket holding the images (one object per image)."),
@@ -232,6 +245,7 @@ STORE_SETTINGS: dict[str, tuple[Option, ...]] = {
         Option("connect_timeout", float, 10.0, "Seconds to wait for a connection."),
         Option("read_timeout", float, 120.0, "Seconds to wait for a response."),
         Option("max_threads", int, 16, "Worker threads (and pooled connections) of the store."),
+        WEIGHT,
     ),
     "swift": (
         Option("auth_url", str, REQUIRED,
@@ -255,6 +269,7 @@ STORE_SETTINGS: dict[str, tuple[Option, ...]] = {
         Option("insecure", parse_bool, False, "Do not verify the endpoint's TLS certificate."),
         Option("timeout", float, 120.0, "Seconds to wait for a response."),
         Option("max_threads", int, 16, "Worker threads (and pooled connections) of the store."),
+        WEIGHT,
     ),
 }
 

@@ -49,6 +49,8 @@ class ImageRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime, index=True)
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
     deleted: Mapped[bool] = mapped_column(Boolean, index=True, default=False)
+    # where a failed upload leaves the image (set when an upload starts; recovery reads it)
+    failed_upload_status: Mapped[str | None] = mapped_column(String(30))
 
 
 class LocationRow(Base):
@@ -127,6 +129,18 @@ class WorkerRow(Base):
     pid: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(DateTime)
     heartbeat_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class DownloadTicketRow(Base):
+    """A single-use link to one image's data for one caller (the console's downloads)."""
+
+    __tablename__ = "download_tickets"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the ticket
+    image_id: Mapped[str] = mapped_column(String(64))
+    caller: Mapped[str] = mapped_column(Text)  # JSON: project, user, roles, admin
+    filename: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
 
 
 # -- metadata definitions (metadefs) ---------------------------------------------------------

@@ -3,7 +3,8 @@ APIs call; its rooms are ``core`` (registry runner, stores, visible reads), ``ac
 may do what, field rules, quotas), ``pipeline`` (the one upload path), ``cache`` (the
 per-node image cache: what it serves and fills, the prefetcher, the cache API), ``data``
 (upload and download), ``imports`` (v1 locations and copy-from, v2 stage and import), ``members``,
-``copies`` and ``recovery`` — each depending only on rooms listed before it."""
+``copies``, ``recovery`` and ``health`` (readiness) — each depending only on rooms listed
+before it."""
 
 from glance.service.data import Download, Upload
 from glance.service.facade import Change, Claims, ImageService, NewImage, StoreInfo

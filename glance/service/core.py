@@ -7,11 +7,13 @@ import asyncio
 import logging
 import os
 import socket
+import time
 import uuid
 from typing import Callable, Coroutine, Iterable, ParamSpec, TypeVar
 
 from glance.cache import ImageCache
 from glance.common import exception
+from glance.common.metrics import Metrics
 from glance.config import Settings
 from glance.context import RequestContext
 from glance.domain import Image, Location
@@ -35,8 +37,9 @@ class Core:
 
     def __init__(self, settings: Settings, registry: Registry, stores: dict[str, Store],
                  staging: Store | None = None, web_source: Store | None = None,
-                 cache: ImageCache | None = None) -> None:
+                 cache: ImageCache | None = None, metrics: Metrics | None = None) -> None:
         self.settings = settings
+        self.metrics = metrics or Metrics()
         self.registry = registry
         self.stores = stores  # by name and by alias
         self.staging = staging  # v2 stage/import; None: no glance-direct
@@ -44,10 +47,24 @@ class Core:
         self.cache = cache  # this node's image cache; None: off
         self.worker = new_worker_id()  # stamps what this process has in flight
         self.jobs: set[asyncio.Task[None]] = set()
+        for store in [*unique_stores(stores), staging, web_source]:
+            if store is not None:
+                store.observer = self.metrics.store_call
 
     async def db(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run one registry method in a worker thread (its own transaction)."""
-        return await asyncio.to_thread(fn, *args, **kwargs)
+        """Run one registry method in a worker thread (its own transaction), timed."""
+        started = time.monotonic()
+        failed = False
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except (exception.NotFound, exception.Conflict):
+            raise  # answers, not failures
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            self.metrics.registry_call(getattr(fn, "__name__", "call"),
+                                       time.monotonic() - started, failed)
 
     def spawn(self, job: Coroutine[object, object, None]) -> None:
         """Run ``job`` in the background until it ends or the service closes."""
@@ -99,8 +116,8 @@ class Core:
 
     def sources(self, image: Image, prefer: Iterable[str] = ()) -> tuple[tuple[Store, str], ...]:
         """(store, key) of each active location of ``image`` this server can read, those in
-        the stores named in ``prefer`` first (in that order), then first added first; a local
-        file that is gone is skipped."""
+        the stores named in ``prefer`` first (in that order), then the highest store weight
+        first, then first added first; a local file that is gone is skipped."""
         sources = []
         for location in image.active_locations:
             store = self.stores.get(location.store)
@@ -114,7 +131,8 @@ class Core:
                 continue
             sources.append((store, location.key))
         rank = {name: i for i, name in enumerate(dict.fromkeys(prefer))}
-        return tuple(sorted(sources, key=lambda source: rank.get(source[0].name, len(rank))))
+        return tuple(sorted(sources, key=lambda source: (rank.get(source[0].name, len(rank)),
+                                                         -source[0].weight)))
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 
 from glance.cache import CachedImage, ImageCache
 from glance.common import exception
+from glance.common.metrics import Metrics
 from glance.config import Settings
 from glance.context import RequestContext
 from glance.domain import (
@@ -25,13 +26,14 @@ from glance.domain import (
     validate_image_id,
 )
 from glance.registry import Registry
-from glance.service import access, cache, copies, data, imports, recovery
+from glance.service import access, cache, copies, data, health, imports, recovery
 from glance.service.core import Core
 from glance.service.data import Download, Upload
 from glance.service.imports import Source
 from glance.service.members import Members
 from glance.service.metadefs import Metadefs
 from glance.service.pipeline import discard_data
+from glance.service.tickets import DownloadTickets
 from glance.stores import Store, unique_stores
 from glance.stores.base import Chunk
 
@@ -80,6 +82,7 @@ class StoreInfo:
     driver: str
     default: bool
     writable: bool
+    weight: int = 0
 
 
 class ImageService:
@@ -87,15 +90,20 @@ class ImageService:
 
     def __init__(self, settings: Settings, registry: Registry, stores: dict[str, Store],
                  staging: Store | None = None, web_source: Store | None = None,
-                 image_cache: ImageCache | None = None) -> None:
-        self.core = Core(settings, registry, stores, staging, web_source, image_cache)
+                 image_cache: ImageCache | None = None, metrics: Metrics | None = None) -> None:
+        self.core = Core(settings, registry, stores, staging, web_source, image_cache, metrics)
         self.sharing = Members(self.core)  # v1 and v2 members
         self.metadefs = Metadefs(self.core)  # metadata definitions
+        self.tickets = DownloadTickets(self.core)  # the console's download links
         self._keep_alive: asyncio.Task[None] | None = None
 
     @property
     def settings(self) -> Settings:
         return self.core.settings
+
+    @property
+    def metrics(self) -> Metrics:
+        return self.core.metrics
 
     # -- lifecycle of the service -----------------------------------------------------------
 
@@ -179,12 +187,20 @@ class ImageService:
         await self.core.get(ctx, image_id)
         return await self.core.db(self.core.registry.image_tasks, image_id)
 
+    async def readiness(self) -> list[health.Check]:
+        """Whether the registry and each store answer, each timed (see ``health``)."""
+        return await health.readiness(self.core)
+
     def store_infos(self) -> list[StoreInfo]:
         """Each store instance once, under its own name (aliases such as ``file`` are not
         stores; internal ones are not listed)."""
         default = self.core.stores[self.settings.default_store].name
-        return [StoreInfo(s.name, s.driver, s.name == default, s.writable)
+        return [StoreInfo(s.name, s.driver, s.name == default, s.writable, s.weight)
                 for s in unique_stores(self.core.stores) if not s.name.startswith("os_glance_")]
+
+    def store_weights(self) -> dict[str, int]:
+        """Each store's weight by name (how the stores of an image are listed)."""
+        return {name: store.weight for name, store in self.core.stores.items()}
 
     def writable_store_names(self) -> list[str]:
         """The names (and aliases) an upload may name."""
@@ -219,6 +235,7 @@ class ImageService:
                                          amazon_pairs=new.amazon_pairs)
         if property_quota:
             access.check_property_quota(core.settings, len(new.properties))
+        access.check_properties(new.properties)
         properties = dict(new.properties)
         if new.image_type is not None:
             properties["type"] = new.image_type
@@ -252,6 +269,7 @@ class ImageService:
         seen = (based_on or image).tags
         fields = access.validated_fields(core.settings, ctx, change.fields, change.image_type,
                                          image, amazon_pairs=change.amazon_pairs)
+        access.check_properties(change.properties)
         properties = dict(change.properties)
         if change.image_type is not None:
             properties["type"] = change.image_type
@@ -300,17 +318,19 @@ class ImageService:
         return await imports.stage(self.core, ctx, image_id, chunks, expected_size)
 
     async def import_image(self, ctx: RequestContext, image_id: str, method: str,
-                           uri: str | None = None, store_name: str | None = None,
-                           stores: list[str] | None = None, all_stores: bool = False,
+                           uri: str | None = None, stores: list[str] | None = None,
+                           all_stores: bool = False,
                            all_stores_must_succeed: bool = True) -> Task | None:
-        """Start importing data into an image; the work runs as a task in the background.
-        copy-image copies an active image into ``stores`` (or every store it is not in
-        yet); None when there is nothing to copy."""
+        """Start importing data into an image, in ``stores`` (or every writable store, or
+        the default one); the work runs as a task in the background. copy-image copies an
+        active image into the stores it is not in yet; None when there is nothing to copy."""
         image = await access.mutable(self.core, ctx, image_id)
         if method == "copy-image":
             return await copies.start_copy(self.core, ctx, image, stores, all_stores,
                                            all_stores_must_succeed)
-        return await imports.start_import(self.core, ctx, image, method, uri, store_name)
+        targets = imports.import_targets(self.core, stores, all_stores)
+        return await imports.start_import(self.core, ctx, image, method, uri, targets,
+                                          all_stores_must_succeed)
 
     async def delete(self, ctx: RequestContext, image_id: str) -> None:
         """Delete an image and its data (403 when protected)."""

@@ -18,10 +18,19 @@ import time
 from typing import Awaitable, TypeVar
 
 from glance.common import exception
-from glance.domain import IMPORTING, LOCATION_SAVING, SAVING, UNFINISHED_TASK, UPLOADING, Location
+from glance.domain import (
+    IMPORTING,
+    KILLED,
+    LOCATION_SAVING,
+    SAVING,
+    UNFINISHED_TASK,
+    UPLOADING,
+    Location,
+)
 from glance.registry import Liveness
 from glance.service import copies
 from glance.service.core import HOST, Core
+from glance.service.pipeline import failure_values
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -63,6 +72,8 @@ async def keep_alive(core: Core) -> None:
             if time.monotonic() - last_recovery >= lease:
                 last_recovery = time.monotonic()
                 await recover(core)
+        except exception.ServiceUnavailable as exc:  # the database is away: one line
+            LOG.warning("heartbeat or recovery failed (%s); retrying", exc)
         except Exception:  # a registry hiccup must not end the heartbeat
             LOG.exception("heartbeat or recovery failed; retrying")
 
@@ -79,9 +90,15 @@ async def recover(core: Core) -> None:
     for image_id, location in await core.db(core.registry.orphan_locations, live):
         await _settle(_take_over(core, image_id, location, live))
     for image in await core.db(core.registry.ids_in_status, SAVING):
-        if await _settle(core.db(core.registry.kill_orphan_upload, image.id, liveness=live)):
-            LOG.warning("image %s was saving when its server process stopped: marked killed",
-                        image.id)
+        # as the failed upload itself would have: v1 killed, v2 queued, an import importing
+        # (then queued below, once its staged data is gone)
+        failed = image.failed_upload_status or KILLED
+        if await _settle(core.db(core.registry.fail_orphan_upload, image.id,
+                                 recorded=image.failed_upload_status, to_status=failed,
+                                 values=failure_values(failed), liveness=live)):
+            core.metrics.recovery_actions.labels(f"upload_{failed}").inc()
+            LOG.warning("image %s was saving when its server process stopped: marked %s",
+                        image.id, failed)
     for image in await core.db(core.registry.ids_in_status, IMPORTING):
         if not await core.db(core.registry.import_orphaned, image.id, liveness=live):
             continue
@@ -90,12 +107,14 @@ async def recover(core: Core) -> None:
         await core.discard_staged(image.id)
         if await _settle(core.db(core.registry.requeue_orphan_import, image.id,
                                  liveness=live)):
+            core.metrics.recovery_actions.labels("import_requeued").inc()
             LOG.warning("image %s was importing when its server process stopped: back to "
                         "queued", image.id)
     for task in await core.db(core.registry.tasks_in_status, UNFINISHED_TASK):
         if await core.db(core.registry.fail_orphan_task, task.id,
                          "Interrupted: the server process running this task stopped",
                          liveness=live):
+            core.metrics.recovery_actions.labels("task_failed").inc()
             LOG.warning("task %s of image %s was %s when its server process stopped: failed",
                         task.id, task.image_id, task.status)
 
@@ -107,6 +126,7 @@ async def _take_over(core: Core, image_id: str, location: Location, live: Livene
     if not await core.db(core.registry.claim_orphan_location, image_id, location,
                          liveness=live):
         return  # changed meanwhile: not an orphan any more, or another process took it
+    core.metrics.recovery_actions.labels(f"copy_{location.status}_removed").inc()
     LOG.warning("image %s: its copy in store %s was %s when its server process stopped; "
                 "removing it", image_id, location.store, location.status)
     if not await _discard_partial(core, image_id, location):

@@ -12,7 +12,7 @@ import re
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import AsyncGenerator, AsyncIterator, ClassVar, Literal, TypeAlias
+from typing import AsyncGenerator, AsyncIterator, Callable, ClassVar, Literal, TypeAlias
 
 from glance.common import exception
 
@@ -20,6 +20,9 @@ LOG = logging.getLogger(__name__)
 
 Chunk: TypeAlias = bytes | bytearray  # what flows through an upload
 Doing: TypeAlias = Literal["start", "write", "read", "stat", "delete", "discard"]
+
+# observer of each call: (store name, operation, seconds, failed in the store)
+StoreObserver: TypeAlias = Callable[[str, str, float, bool], None]
 
 _KEY_RE = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,127}$")
 
@@ -96,6 +99,16 @@ class Store(ABC):
 
     def __init__(self, name: str) -> None:
         self.name = name
+        # store weights (tempest-rest): higher first where downloads read and where the
+        # stores of an image and of this server are listed; set from the store's settings
+        self.weight = 0
+        self.observer: StoreObserver | None = None  # told of each call (metrics)
+
+    def _observe(self, operation: str, started: float, error: BaseException | None) -> None:
+        """Tell the observer of a call; only the store's own failures count as failed."""
+        if self.observer is not None:
+            self.observer(self.name, operation, time.monotonic() - started,
+                          isinstance(error, exception.StoreError))
 
     # -- the edge ---------------------------------------------------------------------------
 
@@ -133,11 +146,16 @@ class Store(ABC):
         source = _Source(chunks)
         started = time.monotonic()
         try:
-            stored = await self._put(key, source, size_hint)
-        except self.vendor_errors as exc:
-            if exc is source.failure:
-                raise
-            raise self.translate(exc, key, "write") from None
+            try:
+                stored = await self._put(key, source, size_hint)
+            except self.vendor_errors as exc:
+                if exc is source.failure:
+                    raise
+                raise self.translate(exc, key, "write") from None
+        except BaseException as exc:
+            self._observe("put", started, exc)
+            raise
+        self._observe("put", started, None)
         LOG.debug("store %s: put %s, %d bytes in %.3f s", self.name, key, stored.size,
                   time.monotonic() - started)
         return stored
@@ -152,6 +170,7 @@ class Store(ABC):
         started = time.monotonic()
         stream = self._get(key, offset, length)
         remaining = length
+        error: BaseException | None = None
         try:
             async for chunk in stream:
                 if remaining is not None:
@@ -162,9 +181,14 @@ class Store(ABC):
                 if remaining == 0:
                     break
         except self.vendor_errors as exc:
-            raise self.translate(exc, key, "read") from None
+            error = self.translate(exc, key, "read")
+            raise error from None
+        except BaseException as exc:
+            error = exc
+            raise
         finally:
             await stream.aclose()
+            self._observe("get", started, error)
         LOG.debug("store %s: read %s from %d in %.3f s", self.name, key, offset,
                   time.monotonic() - started)
 
@@ -173,18 +197,31 @@ class Store(ABC):
         key = self.valid_key(key)
         if not self.writable:
             return False  # the data is not ours to delete
+        started = time.monotonic()
         try:
-            return await self._delete(key)
+            removed = await self._delete(key)
         except self.vendor_errors as exc:
-            raise self.translate(exc, key, "delete") from None
+            error = self.translate(exc, key, "delete")
+            self._observe("delete", started, error)
+            raise error from None
+        self._observe("delete", started, None)
+        return removed
 
     async def stat(self, key: str) -> StoredObject:
         """Size of what is stored under ``key``. Raises StoreNotFound, StoreReadError."""
         key = self.valid_key(key)
+        started = time.monotonic()
         try:
-            return await self._stat(key)
+            stored = await self._stat(key)
         except self.vendor_errors as exc:
-            raise self.translate(exc, key, "stat") from None
+            error = self.translate(exc, key, "stat")
+            self._observe("stat", started, error)
+            raise error from None
+        except BaseException as exc:
+            self._observe("stat", started, exc)
+            raise
+        self._observe("stat", started, None)
+        return stored
 
     async def discard_partial(self, key: str) -> None:
         """Remove what an interrupted ``put`` of ``key`` left behind (after a crash): pending
@@ -195,6 +232,19 @@ class Store(ABC):
             await self._discard_partial(key)
         except self.vendor_errors as exc:
             raise self.translate(exc, key, "discard") from None
+
+    async def check(self) -> None:
+        """Whether the store answers (readiness): returns, or raises StoreReadError."""
+        started = time.monotonic()
+        try:
+            await self._check()
+        except StoreNotFound:
+            pass  # it answered: "no such key" is an answer
+        except self.vendor_errors as exc:
+            error = self.translate(exc, None, "stat")
+            self._observe("check", started, error)
+            raise error from None
+        self._observe("check", started, None)
 
     async def exists(self, key: str) -> bool:
         """Whether ``key`` is stored."""
@@ -233,3 +283,7 @@ class Store(ABC):
 
     async def _discard_partial(self, key: str) -> None:
         """Remove leftovers of an interrupted put of ``key``."""
+
+    async def _check(self) -> None:
+        """Ask the backend something cheap (default: the size of a key that is not there)."""
+        await self._stat("glance-readiness-probe")

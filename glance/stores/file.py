@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import time
@@ -112,6 +113,13 @@ class FileStore(Store):
 
     async def _stat(self, key: str) -> StoredObject:
         return StoredObject(key=key, size=self._path(key).stat().st_size)
+
+    async def _check(self) -> None:
+        """The directory is there and writable (a missing mount is not 'no such key')."""
+        if not await asyncio.to_thread(os.path.isdir, self.directory):
+            raise NotADirectoryError(errno.ENOTDIR, "directory missing", str(self.directory))
+        if not await asyncio.to_thread(os.access, self.directory, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, "directory not writable", str(self.directory))
 
     def local_path(self, key: str) -> str | None:
         return str(self._path(key))

@@ -97,6 +97,9 @@ class S3Store(PartedStore):
             if _code(exc) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                 raise
 
+    async def _check(self) -> None:
+        await self._call(self._client.head_bucket, Bucket=self.bucket)
+
     async def close(self) -> None:
         self._call.shutdown()
         self._client.close()

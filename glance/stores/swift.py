@@ -126,6 +126,9 @@ class SwiftStore(PartedStore):
                     raise
                 await self._swift("put_container", container)
 
+    async def _check(self) -> None:
+        await self._swift("head_container", self.container)
+
     async def close(self) -> None:
         self._call.shutdown()
         while True:
