@@ -25,6 +25,7 @@ LOG = logging.getLogger(__name__)
 _POLL = 0.1  # seconds between the workers' looks at the fill's state
 _FOLLOW_WAIT = 0.02  # seconds a hash thread waits for the writer when it has caught up
 _READ = 1 << 20
+HASH_NICENESS = 19
 LAG_BYTES = 64 << 20  # how far the writer may lag behind the reader
 
 
@@ -95,9 +96,14 @@ class Fill:
         self.written += len(chunk)
 
     def _follow(self, update: Callable[[bytes], None]) -> None:
-        """Hash the partial file behind the writer, until the writer is done."""
+        """Hash the partial file behind the writer, until the writer is done; at the lowest
+        CPU priority (Linux: per thread), so that hashing never slows the client down."""
         writer = self.lanes[0].thread
         offset = 0
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_NICENESS)
+        except OSError:
+            pass
         try:
             while self.failure is None:
                 end = self.written
