@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from glance.common.logs import parse_log_format
 from glance.config.options import (
     REQUIRED,
     Option,
@@ -164,6 +165,12 @@ class Settings:
         None, "While this file exists, `GET /healthcheck` answers 503 `DISABLED BY FILE` "
         "(and `/readyz` 503), so that a load balancer drains this server (as upstream's "
         "`disable_by_file_path`).", str)
+    log_format: str = option(
+        "text", "Format of every log line on stderr: `text`, or `json` (one object per line, "
+        "with the access log's fields as keys, for log shippers).", parse_log_format)
+    access_log: bool = option(
+        True, "Log one line per request (logger `glance.access`): request id, caller "
+        "project, method, path, status, bytes in and out, duration.", parse_bool)
     readiness_timeout: float = option(
         5.0, "Seconds `GET /readyz` waits for the registry and each store to answer.",
         parse_positive)
