@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -140,3 +142,89 @@ def fill_catalogue(data_dir: Path, total: int, batch: int = 10_000) -> int:
     finally:
         registry.close()
 
+
+
+# -- a private PostgreSQL server --------------------------------------------------------------
+
+
+def postgres_bindir() -> Path:
+    """The newest installed PostgreSQL server binaries (initdb, pg_ctl)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"),
+                   key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit()
+                   else 0)
+    if not found:
+        raise RuntimeError("no PostgreSQL server binaries under /usr/lib/postgresql")
+    return found[-1].parent
+
+
+@dataclass
+class PrivatePostgres:
+    """A PostgreSQL server of one test's own (``start_postgres``): its data directory in a
+    temporary directory, on a free loopback port, trusting local connections. Tests may stop
+    and start it at will — nothing else uses it. As root it runs as the ``postgres`` user."""
+
+    root: Path
+    port: int
+    bindir: Path
+    run_as: str | None
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    def url(self, database: str = "postgres") -> str:
+        """A SQLAlchemy URL of ``database`` on this server (psycopg 3)."""
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        cmd = [str(self.bindir / "pg_ctl"), "-D", str(self.data), *args]
+        if self.run_as:
+            cmd = ["runuser", "-u", self.run_as, "--", *cmd]
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        if check and result.returncode != 0:
+            log = (self.root / "postgres.log").read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"pg_ctl {' '.join(args)} failed:\n{result.stdout}"
+                               f"{result.stderr}\n{log}")
+        return result
+
+    def start(self) -> None:
+        """Start the server and wait until it accepts connections."""
+        self._ctl("-w", "-t", "60", "-l", str(self.root / "postgres.log"), "-o",
+                  f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
+                  f"-c fsync=off -c max_connections=200", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server (``fast``: clients are disconnected, transactions rolled back;
+        ``immediate``: as a crash)."""
+        self._ctl("-w", "-t", "60", "-m", mode, "stop", check=False)
+
+    def destroy(self) -> None:
+        """Stop the server and remove its files."""
+        self.stop("immediate")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def start_postgres() -> PrivatePostgres:
+    """Create and start a private PostgreSQL server (``PrivatePostgres``); the caller calls
+    ``destroy`` at the end. Its files live in a new directory under the system's temporary
+    directory (which the ``postgres`` user can reach, unlike pytest's)."""
+    bindir = postgres_bindir()
+    root = Path(tempfile.mkdtemp(prefix="glance-pg-"))
+    run_as = "postgres" if os.geteuid() == 0 else None
+    if run_as:
+        shutil.chown(root, run_as, run_as)
+    cmd = [str(bindir / "initdb"), "-D", str(root / "data"), "-A", "trust", "-U", "postgres",
+           "-E", "UTF8", "--no-sync"]
+    if run_as:
+        cmd = ["runuser", "-u", run_as, "--", *cmd]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if result.returncode != 0:
+        shutil.rmtree(root, ignore_errors=True)
+        raise RuntimeError(f"initdb failed:\n{result.stdout}{result.stderr}")
+    server = PrivatePostgres(root, free_port(), bindir, run_as)
+    try:
+        server.start()
+    except BaseException:
+        server.destroy()
+        raise
+    return server

@@ -14,6 +14,7 @@ from glance.api.errors import Handler, error_middleware
 from glance.api.util import SERVICE_KEY, SETTINGS_KEY
 from glance.api.v1 import images as v1_images
 from glance.api.v2 import routes as v2_routes
+from glance.cache import build_image_cache
 from glance.common import exception
 from glance.config import Settings
 from glance.registry import Registry
@@ -59,7 +60,8 @@ def build_service(settings: Settings) -> ImageService:
         raise exception.ConfigError("the registry schema is missing or out of date; run "
                                     "`glance db upgrade` (or start with --auto-migrate true)")
     return ImageService(settings, Registry(engine), build_stores(settings),
-                        build_staging_store(settings), build_web_download_store(settings))
+                        build_staging_store(settings), build_web_download_store(settings),
+                        build_image_cache(settings))
 
 
 def create_app(settings: Settings) -> web.Application:

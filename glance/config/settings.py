@@ -175,6 +175,26 @@ class Settings:
         5.0, "Seconds `GET /readyz` waits for the registry and each store to answer.",
         parse_positive)
 
+    # -- the image cache (per node; glance/cache) ---------------------------------------------
+    image_cache_enabled: bool = option(
+        False, "Keep a per-node cache of the image data read from remote stores (S3, Swift, "
+        "http): the first download fills it while streaming to the client, later downloads "
+        "(ranges too) are sent from the local file; also enables the v2 cache API "
+        "(`/v2/cache`, admin only) and its prefetcher.", parse_bool)
+    image_cache_dir: str | None = option(
+        None, "Directory of the image cache; several glance-api processes of one machine may "
+        "share it (the prefetch queue is kept there too). Default: `<data_dir>/image-cache`.",
+        str)
+    image_cache_max_size: int = option(
+        10737418240, "Most bytes the image cache keeps; the least recently used images are "
+        "evicted beyond it (an image larger than this is never cached).")
+    image_cache_stall_time: float = option(
+        3600.0, "Seconds after which a cache fill that has made no progress is given up and "
+        "its half-written file removed.", parse_positive)
+    image_cache_file_stores: bool = option(
+        False, "Also cache images whose data is in file stores (already local: off by "
+        "default; useful to exercise the cache with only a file store).", parse_bool)
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -184,6 +204,10 @@ class Settings:
     @property
     def resolved_file_store_dir(self) -> str:
         return self.file_store_dir or str(Path(self.data_dir) / "images")
+
+    @property
+    def resolved_image_cache_dir(self) -> str:
+        return self.image_cache_dir or str(Path(self.data_dir) / "image-cache")
 
     @property
     def resolved_staging_dir(self) -> str:
@@ -197,10 +221,15 @@ OPTIONS: tuple[Option, ...] = options_of(Settings)
 
 # The settings of each store driver (inside a ``[stores.NAME]`` table), declared once here:
 # the drivers' constructors take them all, completed by ``parse_stores``.
+# Store weights (tempest-rest): a setting every driver has.
+WEIGHT = Option("weight", int, 0,
+                "Preference among stores: downloads read the highest weight first, and stores "
+                "(of the server and of each image) are listed highest first.")
 STORE_SETTINGS: dict[str, tuple[Option, ...]] = {
     "file": (
         Option("directory", str, REQUIRED, "Directory holding one file per image."),
         Option("fsync", parse_bool, True, "fsync each file before it becomes visible."),
+        WEIGHT,
     ),
     "s3": (
         Option("bucket", str, REQUIRED, "Bucket holding the images (one object per image)."),
@@ -223,6 +252,7 @@ STORE_SETTINGS: dict[str, tuple[Option, ...]] = {
         Option("connect_timeout", float, 10.0, "Seconds to wait for a connection."),
         Option("read_timeout", float, 120.0, "Seconds to wait for a response."),
         Option("max_threads", int, 16, "Worker threads (and pooled connections) of the store."),
+        WEIGHT,
     ),
     "swift": (
         Option("auth_url", str, REQUIRED,
@@ -246,6 +276,7 @@ STORE_SETTINGS: dict[str, tuple[Option, ...]] = {
         Option("insecure", parse_bool, False, "Do not verify the endpoint's TLS certificate."),
         Option("timeout", float, 120.0, "Seconds to wait for a response."),
         Option("max_threads", int, 16, "Worker threads (and pooled connections) of the store."),
+        WEIGHT,
     ),
 }
 

@@ -4,10 +4,12 @@ image's row, and changing its status — always through ``domain.check_transitio
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from typing import Any, Collection, Iterator, Mapping
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from glance.common import exception
@@ -15,6 +17,25 @@ from glance.domain import Image, check_transition, utcnow
 from glance.registry.engine import WRITE_OPTION
 from glance.registry.models import ImageRow
 from glance.registry.rows import image_of, load_extras
+
+LOG = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def _reachable() -> Iterator[None]:
+    """The database failing to answer (its server down or restarting, a connection lost, a
+    lock held too long) becomes ServiceUnavailable (503): the request may be tried again."""
+    try:
+        yield
+    except DBAPIError as exc:
+        if not isinstance(exc, (OperationalError, InterfaceError)) and \
+                not exc.connection_invalidated:
+            raise
+        reason = str(exc.orig or exc).strip().splitlines()[0][:300]
+        LOG.error("the registry database failed: %s: %s", type(exc.orig or exc).__name__,
+                  reason)
+        raise exception.ServiceUnavailable(
+            "The image registry is unavailable; try again later") from None
 
 
 class RegistryCore:
@@ -39,18 +60,28 @@ class RegistryCore:
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Session]:
-        """One write transaction, committed when the block ends (rolled back on error).
+        """One write transaction, committed when the block ends (rolled back on error;
+        ServiceUnavailable when the database cannot be reached).
 
         On SQLite it holds the database's write lock from its first statement; on PostgreSQL
         the rows it must keep stable are locked where read (``_lock_image``). Either way what
         it read stays true until it commits: every check in it is a compare-and-set.
         """
-        with self._write_lock, Session(self._writer) as session, session.begin():
+        with _reachable(), self._write_lock, Session(self._writer) as session, \
+                session.begin():
             yield session
 
-    def _read(self) -> Session:
+    @contextlib.contextmanager
+    def _write_connection(self) -> Iterator[Connection]:
+        """One write transaction on a plain connection (no ORM), as ``_write``."""
+        with _reachable(), self._write_lock, self._writer.begin() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Session]:
         """A session for reads (one snapshot per transaction)."""
-        return Session(self.engine)
+        with _reachable(), Session(self.engine) as session:
+            yield session
 
     @staticmethod
     def _lock_image(session: Session, image_id: str, include_deleted: bool = False) -> ImageRow:

@@ -38,7 +38,7 @@ class ImageRecords(RegistryCore):
         """Insert ``images`` in one transaction (all or none); Duplicate if an id exists."""
         try:
             # a plain connection and cached Core inserts: no per-call statement building
-            with self._write_lock, self._writer.begin() as conn:
+            with self._write_connection() as conn:
                 rows = [image_values(image) for image in images]
                 conn.execute(INSERT_IMAGE, rows[0] if len(rows) == 1 else rows)
                 for image in images:
@@ -52,7 +52,7 @@ class ImageRecords(RegistryCore):
 
     def refresh_statistics(self) -> None:
         """Let the database's planner learn the tables' sizes anew (after bulk inserts)."""
-        with self._write_lock, self._writer.begin() as conn:
+        with self._write_connection() as conn:
             conn.exec_driver_sql("ANALYZE")
 
     def get(self, image_id: str, include_deleted: bool = False) -> Image:

@@ -263,16 +263,16 @@ class Metadefs(RegistryCore):
             row = self._namespace_row(session, namespace)
             return cast(ItemT, item_of(self._item_row(session, row, kind, name)))
 
-    def add_items(self, *, namespace: str, items: list[ItemT],
+    def add_items(self, *, namespace: str, kind: type[ItemT], items: list[ItemT],
                   replace_all: bool = False) -> list[ItemT]:
-        """Add items of one kind (after removing every one of their kind, with
+        """Add items of one ``kind`` (after removing every one of that kind, with
         ``replace_all``); Duplicate when a name is taken."""
         try:
             with self._write() as session:
                 row = self._namespace_row(session, namespace, lock=True)
                 now = utcnow()
                 if replace_all:
-                    self._clear(session, row.id, tuple({type(i) for i in items}))
+                    self._clear(session, row.id, (kind,))
                 added = [new_item_row(row.id, item, now) for item in items]
                 session.add_all(added)
                 session.flush()

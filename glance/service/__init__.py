@@ -1,7 +1,8 @@
 """The image service: the layer that decides. ``ImageService`` (``facade``) is what the
 APIs call; its rooms are ``core`` (registry runner, stores, visible reads), ``access`` (who
-may do what, field rules, quotas), ``pipeline`` (the one upload path), ``data`` (upload and
-download), ``imports`` (v1 locations and copy-from, v2 stage and import), ``members``,
+may do what, field rules, quotas), ``pipeline`` (the one upload path), ``cache`` (the
+per-node image cache: what it serves and fills, the prefetcher, the cache API), ``data``
+(upload and download), ``imports`` (v1 locations and copy-from, v2 stage and import), ``members``,
 ``copies``, ``recovery`` and ``health`` (readiness) — each depending only on rooms listed
 before it."""
 

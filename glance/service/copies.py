@@ -88,16 +88,16 @@ async def _run_copy(core: Core, image_id: str, task_id: str, targets: list[Store
     for index, target in enumerate(targets):
         try:
             await copy_one(core, image_id, target)
-            await _progress(core, image_id, target.name, failed=False)
+            await progress(core, image_id, target.name, failed=False)
         except BaseException as exc:
             LOG.warning("copy of image %s to store %s failed: %s", image_id, target.name, exc)
             failed.append(f"{target.name}: {type(exc).__name__}: {exc}")
-            await asyncio.shield(_progress(core, image_id, target.name, failed=True))
+            await asyncio.shield(progress(core, image_id, target.name, failed=True))
             if not isinstance(exc, Exception):
                 raise
             if must_succeed:
                 for skipped in targets[index + 1:]:
-                    await _progress(core, image_id, skipped.name, failed=None)
+                    await progress(core, image_id, skipped.name, failed=None)
                 break
     if failed and must_succeed:
         await core.db(core.registry.update_task, task_id, "failure",
@@ -137,7 +137,7 @@ async def copy_one(core: Core, image_id: str, target: Store) -> None:
                 Checks(Limit(size, f"the image's size of {size} bytes"), size, image.checksum))
 
 
-async def _progress(core: Core, image_id: str, store: str, failed: bool | None) -> None:
+async def progress(core: Core, image_id: str, store: str, failed: bool | None) -> None:
     """Take ``store`` off the image's importing list; add it to the failed list if
     ``failed`` (None: it was skipped, neither copied nor failed). A compare-and-set of both
     properties, retried while other progress lands in between."""
@@ -165,7 +165,7 @@ async def interrupted(core: Core, image_id: str, store: str) -> None:
     image = await core.db(core.registry.get, image_id)
     if image.status not in HAS_DATA:
         return
-    await _progress(core, image_id, store, failed=True)
+    await progress(core, image_id, store, failed=True)
     for task in await core.db(core.registry.image_tasks, image_id):
         if task.status in UNFINISHED_TASK and store in task.input.get("backend", ()):
             await core.db(core.registry.update_task, task.id, "failure",

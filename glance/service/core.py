@@ -11,6 +11,7 @@ import time
 import uuid
 from typing import Callable, Coroutine, Iterable, ParamSpec, TypeVar
 
+from glance.cache import ImageCache
 from glance.common import exception
 from glance.common.metrics import Metrics
 from glance.config import Settings
@@ -36,13 +37,14 @@ class Core:
 
     def __init__(self, settings: Settings, registry: Registry, stores: dict[str, Store],
                  staging: Store | None = None, web_source: Store | None = None,
-                 metrics: Metrics | None = None) -> None:
+                 cache: ImageCache | None = None, metrics: Metrics | None = None) -> None:
         self.settings = settings
         self.metrics = metrics or Metrics()
         self.registry = registry
         self.stores = stores  # by name and by alias
         self.staging = staging  # v2 stage/import; None: no glance-direct
         self.web_source = web_source  # where web-download fetches; None: no web-download
+        self.cache = cache  # this node's image cache; None: off
         self.worker = new_worker_id()  # stamps what this process has in flight
         self.jobs: set[asyncio.Task[None]] = set()
         for store in [*unique_stores(stores), staging, web_source]:
@@ -114,8 +116,8 @@ class Core:
 
     def sources(self, image: Image, prefer: Iterable[str] = ()) -> tuple[tuple[Store, str], ...]:
         """(store, key) of each active location of ``image`` this server can read, those in
-        the stores named in ``prefer`` first (in that order), then first added first; a local
-        file that is gone is skipped."""
+        the stores named in ``prefer`` first (in that order), then the highest store weight
+        first, then first added first; a local file that is gone is skipped."""
         sources = []
         for location in image.active_locations:
             store = self.stores.get(location.store)
@@ -129,7 +131,8 @@ class Core:
                 continue
             sources.append((store, location.key))
         rank = {name: i for i, name in enumerate(dict.fromkeys(prefer))}
-        return tuple(sorted(sources, key=lambda source: rank.get(source[0].name, len(rank))))
+        return tuple(sorted(sources, key=lambda source: (rank.get(source[0].name, len(rank)),
+                                                         -source[0].weight)))
 
     # -- reading -----------------------------------------------------------------------------
 

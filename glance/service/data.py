@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Iterable
+from typing import Any, AsyncIterator, Callable, Iterable
 
 from glance.common import exception
 from glance.context import RequestContext
 from glance.domain import DEACTIVATED, HAS_DATA, SAVING, Image
-from glance.service import access
+from glance.service import access, cache
 from glance.service.core import Core
 from glance.service.pipeline import (
     Checks,
@@ -87,6 +87,8 @@ class Download:
 
     image: Image
     sources: tuple[tuple[Store, str], ...] = ()  # (store, key); empty: no data (size 0)
+    cached: str | None = None  # a verified copy in this node's image cache: sent instead
+    tee: Callable[[AsyncIterator[bytes]], AsyncIterator[bytes]] | None = None  # fills the cache
 
     @property
     def store(self) -> Store | None:
@@ -98,7 +100,9 @@ class Download:
 
     @property
     def local_path(self) -> str | None:
-        """A local file to send zero-copy, when the first source keeps one."""
+        """A local file to send zero-copy: the cached copy, or the first source's file."""
+        if self.cached is not None:
+            return self.cached
         if not self.sources:
             return None
         store, key = self.sources[0]
@@ -106,8 +110,11 @@ class Download:
 
     def read(self, offset: int, length: int | None = None) -> AsyncIterator[bytes]:
         """Stream ``length`` bytes from ``offset`` (falling back to the next source when a
-        store says it does not have the object)."""
-        return read_first(self.sources, offset, length)
+        store says it does not have the object); a whole read also fills the cache."""
+        stream = read_first(self.sources, offset, length)
+        if self.tee is not None and offset == 0 and length in (None, self.size):
+            return self.tee(stream)
+        return stream
 
 
 async def read_first(sources: Iterable[tuple[Store, str]], offset: int = 0,
@@ -144,7 +151,12 @@ async def download(core: Core, ctx: RequestContext, image_id: str, *, allow_empt
     whose store is None.
     """
     preferred = [core.store(name).name for name in prefer]
-    image = await core.get(ctx, image_id)
+    try:
+        image = await core.get(ctx, image_id)
+    except exception.NotFound:
+        await cache.forget_if_gone(core, image_id)
+        raise
+    hit, tee = await cache.open_cached(core, image, core.sources(image, preferred))
     if image.status == DEACTIVATED and not ctx.is_admin:
         raise exception.Forbidden("The requested image has been deactivated. "
                                   "Image data download is forbidden.")
@@ -157,5 +169,5 @@ async def download(core: Core, ctx: RequestContext, image_id: str, *, allow_empt
     sources = core.sources(image, preferred)
     if not sources:
         raise exception.NotFound(f"The data of image {image_id} is in no configured store")
-    return Download(image, sources)
+    return Download(image, sources, hit, tee)
 

@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 
+from glance.cache import CachedImage, ImageCache
 from glance.common import exception
 from glance.common.metrics import Metrics
 from glance.config import Settings
@@ -25,7 +26,7 @@ from glance.domain import (
     validate_image_id,
 )
 from glance.registry import Registry
-from glance.service import access, copies, data, health, imports, recovery
+from glance.service import access, cache, copies, data, health, imports, recovery
 from glance.service.core import Core
 from glance.service.data import Download, Upload
 from glance.service.imports import Source
@@ -80,6 +81,7 @@ class StoreInfo:
     driver: str
     default: bool
     writable: bool
+    weight: int = 0
 
 
 class ImageService:
@@ -87,8 +89,8 @@ class ImageService:
 
     def __init__(self, settings: Settings, registry: Registry, stores: dict[str, Store],
                  staging: Store | None = None, web_source: Store | None = None,
-                 metrics: Metrics | None = None) -> None:
-        self.core = Core(settings, registry, stores, staging, web_source, metrics)
+                 image_cache: ImageCache | None = None, metrics: Metrics | None = None) -> None:
+        self.core = Core(settings, registry, stores, staging, web_source, image_cache, metrics)
         self.sharing = Members(self.core)  # v1 and v2 members
         self.metadefs = Metadefs(self.core)  # metadata definitions
         self._keep_alive: asyncio.Task[None] | None = None
@@ -118,6 +120,9 @@ class ImageService:
                 LOG.warning("locations recorded under the alias %s now name store %s", alias,
                             store.name)
         await recovery.recover(core)
+        if core.cache is not None:
+            await asyncio.to_thread(core.cache.prepare)
+            core.spawn(cache.prefetcher(core))
         self._keep_alive = asyncio.get_running_loop().create_task(recovery.keep_alive(core))
 
     async def close(self) -> None:
@@ -188,12 +193,34 @@ class ImageService:
         """Each store instance once, under its own name (aliases such as ``file`` are not
         stores; internal ones are not listed)."""
         default = self.core.stores[self.settings.default_store].name
-        return [StoreInfo(s.name, s.driver, s.name == default, s.writable)
+        return [StoreInfo(s.name, s.driver, s.name == default, s.writable, s.weight)
                 for s in unique_stores(self.core.stores) if not s.name.startswith("os_glance_")]
+
+    def store_weights(self) -> dict[str, int]:
+        """Each store's weight by name (how the stores of an image are listed)."""
+        return {name: store.weight for name, store in self.core.stores.items()}
 
     def writable_store_names(self) -> list[str]:
         """The names (and aliases) an upload may name."""
         return [name for name, store in self.core.stores.items() if store.writable]
+
+    # -- the image cache (admin only) --------------------------------------------------------
+
+    async def cache_listing(self, ctx: RequestContext) -> tuple[list[CachedImage], list[str]]:
+        """This node's cached images and the ids queued for its prefetcher."""
+        return await cache.listing(self.core, ctx)
+
+    async def cache_enqueue(self, ctx: RequestContext, image_id: str) -> None:
+        """Queue an active image for prefetching into this node's cache."""
+        await cache.enqueue(self.core, ctx, image_id)
+
+    async def cache_remove(self, ctx: RequestContext, image_id: str) -> None:
+        """Drop an image from this node's cache and prefetch queue."""
+        await cache.remove(self.core, ctx, image_id)
+
+    async def cache_clear(self, ctx: RequestContext, target: str) -> None:
+        """Empty this node's cache (``cache``), prefetch queue (``queue``) or ``both``."""
+        await cache.clear(self.core, ctx, target)
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -287,17 +314,19 @@ class ImageService:
         return await imports.stage(self.core, ctx, image_id, chunks, expected_size)
 
     async def import_image(self, ctx: RequestContext, image_id: str, method: str,
-                           uri: str | None = None, store_name: str | None = None,
-                           stores: list[str] | None = None, all_stores: bool = False,
+                           uri: str | None = None, stores: list[str] | None = None,
+                           all_stores: bool = False,
                            all_stores_must_succeed: bool = True) -> Task | None:
-        """Start importing data into an image; the work runs as a task in the background.
-        copy-image copies an active image into ``stores`` (or every store it is not in
-        yet); None when there is nothing to copy."""
+        """Start importing data into an image, in ``stores`` (or every writable store, or
+        the default one); the work runs as a task in the background. copy-image copies an
+        active image into the stores it is not in yet; None when there is nothing to copy."""
         image = await access.mutable(self.core, ctx, image_id)
         if method == "copy-image":
             return await copies.start_copy(self.core, ctx, image, stores, all_stores,
                                            all_stores_must_succeed)
-        return await imports.start_import(self.core, ctx, image, method, uri, store_name)
+        targets = imports.import_targets(self.core, stores, all_stores)
+        return await imports.start_import(self.core, ctx, image, method, uri, targets,
+                                          all_stores_must_succeed)
 
     async def delete(self, ctx: RequestContext, image_id: str) -> None:
         """Delete an image and its data (403 when protected)."""
@@ -309,6 +338,7 @@ class ImageService:
                               from_=image.status)
         await discard_data(core, image)
         await core.discard_staged(image_id)
+        await cache.forget_if_gone(core, image_id)
 
     async def delete_from_store(self, ctx: RequestContext, store_name: str,
                                 image_id: str) -> None:

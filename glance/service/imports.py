@@ -22,10 +22,11 @@ from glance.domain import (
     Task,
     new_image_id,
 )
-from glance.service import access, data
+from glance.service import access, copies, data
+from glance.service.copies import FAILED_IMPORT, IMPORTING_TO
 from glance.service.core import Core
 from glance.service.pipeline import Checks, Digest, Write, size_limit, write
-from glance.stores import StoredObject
+from glance.stores import Store, StoredObject
 from glance.stores.base import Chunk
 from glance.stores.http import check_public_url, check_url
 
@@ -150,12 +151,30 @@ async def stage(core: Core, ctx: RequestContext, image_id: str, chunks: AsyncIte
     return await core.get(ctx, image_id)
 
 
+def import_targets(core: Core, stores: list[str] | None, all_stores: bool) -> list[Store]:
+    """The stores an import writes into, in order: those named, every writable store
+    (``all_stores``), or the default store."""
+    if all_stores:
+        if stores:
+            raise exception.BadRequest("Use either stores or all_stores, not both")
+        return core.writable_stores()
+    targets: list[Store] = []
+    for name in dict.fromkeys(stores or [core.settings.default_store]):
+        store = core.store(name)
+        if not store.writable:
+            raise exception.BadRequest(f"Store {store.name} is read-only")
+        if store not in targets:
+            targets.append(store)
+    return targets
+
+
 async def start_import(core: Core, ctx: RequestContext, image: Image, method: str,
-                       uri: str | None, store_name: str | None) -> Task:
-    """Start a glance-direct or web-download import; the work runs as a task in the
-    background."""
-    if store_name is not None:
-        core.store(store_name)
+                       uri: str | None, targets: list[Store], must_succeed: bool) -> Task:
+    """Start a glance-direct or web-download import into ``targets``; the work runs as a
+    task in the background. Progress shows in the image properties
+    os_glance_importing_to_stores and os_glance_failed_import."""
+    if not targets:
+        raise exception.BadRequest("No writable store to import into")
     if method == "glance-direct":
         core.staging_store()
         expected = UPLOADING
@@ -172,11 +191,13 @@ async def start_import(core: Core, ctx: RequestContext, image: Image, method: st
     if not image.disk_format or not image.container_format:
         raise exception.Conflict("disk_format and container_format must be set before "
                                  "importing data")
+    names = [t.name for t in targets]
     # the task exists (stamped with this process) before the image is importing, so that
     # recovery in another process never takes a running import for an orphan
     task = Task(id=new_image_id(), image_id=image.id, owner=ctx.owner,
                 input={"import_req": {"method": {"name": method, **(
-                    {"uri": uri} if uri else {})}}, "backend": [store_name]},
+                    {"uri": uri} if uri else {})}, "stores": names,
+                    "all_stores_must_succeed": must_succeed}, "backend": names},
                 worker=core.worker)
     await core.db(core.registry.create_task, task)
     try:
@@ -185,33 +206,90 @@ async def start_import(core: Core, ctx: RequestContext, image: Image, method: st
         await asyncio.shield(core.db(core.registry.update_task, task.id, "failure",
                                      f"Not started: {exc}"))
         raise
-    core.spawn(_run_import(core, ctx, image.id, task.id, method, uri, store_name))
+    await core.db(core.registry.swap_properties, image.id, expected={}, new={
+        IMPORTING_TO: ",".join(names), FAILED_IMPORT: ""})
+    core.spawn(_run_import(core, ctx, image.id, task.id, method, uri, targets, must_succeed))
     return task
 
 
-async def _run_import(core: Core, ctx: RequestContext, image_id: str, task_id: str,
-                      method: str, uri: str | None, store_name: str | None) -> None:
-    await core.db(core.registry.update_task, task_id, "processing")
+def _source(core: Core, image_id: str, method: str, uri: str | None) -> AsyncIterator[Chunk]:
     if method == "glance-direct":
-        chunks = core.staging_store().get(image_id)
-    else:
-        assert uri is not None and core.web_source is not None
-        chunks = core.web_source.get(uri)
-    try:
-        # a failed import leaves the image importing, so that the staged data is dropped
-        # before the image is queued again (and can be staged anew)
-        await data.upload(core, ctx, image_id, data.Upload(chunks, store_name),
-                          failed_status=IMPORTING, from_status=IMPORTING)
-    except BaseException as exc:
-        LOG.warning("import of image %s (%s) failed: %s", image_id, method, exc)
-        await asyncio.shield(unstage(core, image_id, IMPORTING))
-        await asyncio.shield(core.db(core.registry.update_task, task_id, "failure",
-                                     f"{type(exc).__name__}: {exc}"))
-        if not isinstance(exc, Exception):
-            raise
-        return
+        return core.staging_store().get(image_id)
+    assert uri is not None and core.web_source is not None
+    return core.web_source.get(uri)
+
+
+def _describe(store: Store, exc: BaseException) -> str:
+    return f"{store.name}: {type(exc).__name__}: {exc}"
+
+
+async def _run_import(core: Core, ctx: RequestContext, image_id: str, task_id: str,
+                      method: str, uri: str | None, targets: list[Store],
+                      must_succeed: bool) -> None:
+    """Write the data into the first target that takes it (the image becomes active), then
+    copy it into the others; a store that fails is reported in os_glance_failed_import. The
+    import fails (image back to queued) when no store took the data, or with
+    ``must_succeed`` when the first did not."""
+    await core.db(core.registry.update_task, task_id, "processing")
+    failures: list[str] = []
+    written = None
+    for index, target in enumerate(targets):
+        try:
+            # a failed write leaves the image importing, so that the staged data stays for
+            # the next store and is dropped before the image is queued again
+            await data.upload(core, ctx, image_id, data.Upload(
+                _source(core, image_id, method, uri), target.name),
+                failed_status=IMPORTING, from_status=IMPORTING)
+        except BaseException as exc:
+            LOG.warning("import of image %s (%s) into %s failed: %s", image_id, method,
+                        target.name, exc)
+            failures.append(_describe(target, exc))
+            await asyncio.shield(copies.progress(core, image_id, target.name, failed=True))
+            if not isinstance(exc, Exception):
+                await asyncio.shield(_fail(core, image_id, task_id, targets[index + 1:],
+                                           failures))
+                raise
+            if must_succeed or index == len(targets) - 1:
+                await _fail(core, image_id, task_id, targets[index + 1:], failures)
+                return
+            continue
+        written = index
+        await copies.progress(core, image_id, target.name, failed=False)
+        break
+    assert written is not None
     await core.discard_staged(image_id)
-    await core.db(core.registry.update_task, task_id, "success", "Import complete")
+    rest = targets[written + 1:]
+    for index, target in enumerate(rest):
+        try:
+            await copies.copy_one(core, image_id, target)
+        except BaseException as exc:
+            LOG.warning("import of image %s into %s failed: %s", image_id, target.name, exc)
+            failures.append(_describe(target, exc))
+            await asyncio.shield(copies.progress(core, image_id, target.name, failed=True))
+            if not isinstance(exc, Exception):
+                raise
+            if must_succeed:
+                for skipped in rest[index + 1:]:
+                    await copies.progress(core, image_id, skipped.name, failed=None)
+                break
+            continue
+        await copies.progress(core, image_id, target.name, failed=False)
+    if failures and must_succeed:
+        await core.db(core.registry.update_task, task_id, "failure",
+                      "Import failed: " + "; ".join(failures))
+    else:
+        await core.db(core.registry.update_task, task_id, "success", "Import complete" + (
+            "; failed: " + "; ".join(failures) if failures else ""))
+
+
+async def _fail(core: Core, image_id: str, task_id: str, skipped: list[Store],
+                failures: list[str]) -> None:
+    """No store took the data: the image goes back to queued, the task fails."""
+    for store in skipped:
+        await copies.progress(core, image_id, store.name, failed=None)
+    await unstage(core, image_id, IMPORTING)
+    await core.db(core.registry.update_task, task_id, "failure",
+                  "Import failed: " + "; ".join(failures))
 
 
 async def unstage(core: Core, image_id: str, status: str) -> None:

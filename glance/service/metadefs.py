@@ -2,7 +2,8 @@
 
 An admin sees and changes everything. Anyone else sees the public namespaces and those its
 project owns, and changes only its own (404 for a namespace it cannot see, 403 for one it
-sees but does not own). A protected namespace and what it holds cannot be deleted (403)
+sees but does not own); as with images, only an admin makes a namespace public or gives it
+to another owner. A protected namespace and what it holds cannot be deleted (403)
 until it is unprotected; it can still be changed.
 """
 
@@ -70,6 +71,12 @@ class Metadefs:
             raise exception.Forbidden("Only an administrator may set a namespace's owner")
         return wanted
 
+    @staticmethod
+    def _publish(ctx: RequestContext, wanted: str, current: str | None) -> None:
+        """403 when a non-admin would make a namespace public."""
+        if wanted == "public" and current != "public" and not ctx.is_admin:
+            raise exception.Forbidden("Only an administrator may make a namespace public")
+
     # -- namespaces -------------------------------------------------------------------------
 
     async def list_namespaces(self, ctx: RequestContext, query: NamespaceQuery
@@ -96,6 +103,7 @@ class Metadefs:
         """A new namespace (owned by the caller's project unless an admin says otherwise)
         with its contents; Duplicate when its name is taken."""
         owner = self._owner(ctx, definition.namespace.owner, ctx.owner)
+        self._publish(ctx, definition.namespace.visibility, None)
         namespace = dataclasses.replace(definition.namespace, owner=owner)
         return await self.core.db(self.core.registry.create_definition,
                                   definition=dataclasses.replace(definition,
@@ -105,6 +113,7 @@ class Metadefs:
         """Replace a namespace's fields (a new name renames it)."""
         current = await self._mutable(ctx, name)
         owner = self._owner(ctx, fields.owner, current.owner)
+        self._publish(ctx, fields.visibility, current.visibility)
         return await self.core.db(self.core.registry.update_namespace, name=name,
                                   namespace=dataclasses.replace(fields, owner=owner))
 
@@ -143,15 +152,16 @@ class Metadefs:
     async def add(self, ctx: RequestContext, name: str, item: ItemT) -> ItemT:
         """A new object, property or tag; Duplicate when its name is taken."""
         await self._mutable(ctx, name)
-        added = await self.core.db(self.core.registry.add_items, namespace=name, items=[item])
+        added = await self.core.db(self.core.registry.add_items, namespace=name,
+                                   kind=type(item), items=[item])
         return added[0]
 
-    async def add_many(self, ctx: RequestContext, name: str, items: list[ItemT],
-                       append: bool) -> list[ItemT]:
+    async def add_many(self, ctx: RequestContext, name: str, kind: type[ItemT],
+                       items: list[ItemT], append: bool) -> list[ItemT]:
         """Several new items of one kind, replacing all of that kind unless ``append``."""
         await self._mutable(ctx, name)
-        return await self.core.db(self.core.registry.add_items, namespace=name, items=items,
-                                  replace_all=not append)
+        return await self.core.db(self.core.registry.add_items, namespace=name, kind=kind,
+                                  items=items, replace_all=not append)
 
     async def replace(self, ctx: RequestContext, name: str, item_name: str,
                       item: ItemT) -> ItemT:

@@ -180,7 +180,7 @@ async def write(core: Core, job: Write[T], chunks: AsyncIterator[Chunk],
                                      checks.size)
     except BaseException as exc:
         # the store removed what it wrote; only the record is left to undo
-        await asyncio.shield(job.undo())
+        await asyncio.shield(undo_write(core, job, None))
         if isinstance(exc, (ConnectionError, asyncio.IncompleteReadError)):
             raise exception.BadRequest(
                 f"{job.what} failed: the client disconnected before sending all data") from exc
@@ -189,11 +189,48 @@ async def write(core: Core, job: Write[T], chunks: AsyncIterator[Chunk],
         return await job.commit(stored, digest)
     except BaseException as exc:
         # verification failed, or the image was deleted or the write taken over meanwhile
-        if await asyncio.shield(take_back(core, job.image_id, job.store, stored.key)):
-            await asyncio.shield(job.undo())
+        await asyncio.shield(undo_write(core, job, stored))
         if job.gone is not None and isinstance(exc, exception.NotFound):
             raise exception.Gone(job.gone) from None
         raise
+
+
+async def undo_write(core: Core, job: Write[T], stored: StoredObject | None) -> None:
+    """Undo a write that failed: take back its bytes if the store kept them (``stored``),
+    then forget its record and reset the image. While the registry is unavailable (the
+    database restarting) nothing can be recorded: the undo is retried in the background
+    until it can, so that the image does not stay ``saving`` under a live process."""
+    left = stored  # bytes still to take back
+
+    async def attempt() -> None:
+        nonlocal left
+        if left is not None:
+            if not await take_back(core, job.image_id, job.store, left.key):
+                return  # not this process's to undo any more
+            left = None
+        await job.undo()
+
+    try:
+        await attempt()
+    except exception.ServiceUnavailable as exc:
+        LOG.warning("image %s: cannot undo the failed %s now (%s); retrying in the background",
+                    job.image_id, job.what.lower(), exc)
+        core.spawn(_retry_undo(job.image_id, attempt))
+
+
+async def _retry_undo(image_id: str, attempt: Callable[[], Awaitable[None]]) -> None:
+    delay = 0.5
+    while True:
+        await asyncio.sleep(delay)
+        try:
+            await attempt()
+            LOG.info("image %s: the failed write is undone", image_id)
+            return
+        except exception.ServiceUnavailable:
+            delay = min(delay * 2, 10.0)
+        except Exception:
+            LOG.exception("image %s: undoing a failed write failed", image_id)
+            return
 
 
 async def take_back(core: Core, image_id: str, store: Store, key: str) -> bool:

@@ -63,6 +63,8 @@ async def keep_alive(core: Core) -> None:
             if time.monotonic() - last_recovery >= lease:
                 last_recovery = time.monotonic()
                 await recover(core)
+        except exception.ServiceUnavailable as exc:  # the database is away: one line
+            LOG.warning("heartbeat or recovery failed (%s); retrying", exc)
         except Exception:  # a registry hiccup must not end the heartbeat
             LOG.exception("heartbeat or recovery failed; retrying")
 

@@ -56,6 +56,7 @@ def build_stores(settings: Settings) -> dict[str, Store]:
     for name, conf in settings.stores.items():
         conf = dict(conf)
         driver = conf.pop("driver", None)
+        weight = conf.pop("weight", 0)
         factory = DRIVERS.get(driver) if isinstance(driver, str) else None
         if factory is None:
             raise ConfigError(f"store {name!r}: unknown driver {driver!r} "
@@ -64,6 +65,7 @@ def build_stores(settings: Settings) -> dict[str, Store]:
             raise ConfigError("store name 'http' is reserved for the read-only http store")
         try:
             stores[name] = factory(name, conf, settings)
+            stores[name].weight = int(weight)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"store {name!r} (driver {driver}): {exc}") from None
     for driver in ALIASED_DRIVERS:
@@ -96,8 +98,9 @@ def build_web_download_store(settings: Settings) -> Store:
 
 
 def unique_stores(stores: dict[str, Store]) -> list[Store]:
-    """Each instance once (aliases name the same instance as its own name)."""
+    """Each instance once (aliases name the same instance as its own name), the highest
+    weight first (configuration order among equals)."""
     seen: dict[int, Store] = {}
     for store in stores.values():
         seen.setdefault(id(store), store)
-    return list(seen.values())
+    return sorted(seen.values(), key=lambda store: -store.weight)

@@ -99,6 +99,9 @@ class Store(ABC):
 
     def __init__(self, name: str) -> None:
         self.name = name
+        # store weights (tempest-rest): higher first where downloads read and where the
+        # stores of an image and of this server are listed; set from the store's settings
+        self.weight = 0
         self.observer: StoreObserver | None = None  # told of each call (metrics)
 
     def _observe(self, operation: str, started: float, error: BaseException | None) -> None:

@@ -117,7 +117,8 @@ def test_time_operators(server, http, catalog):
     {"sort": "name", "sort_key": "name"}, {"sort_key": ["name", "size"],
                                           "sort_dir": ["asc", "desc", "asc"]},
     {"visibility": "everyone"}, {"member_status": "maybe"}, {"protected": "True"},
-    {"os_hidden": "maybe"}, {"size_min": "big"}, {"size": "big"}, {"min_ram": "-1"}, {"created_at": "gt:yesterday"},
+    {"os_hidden": "maybe"}, {"size_min": "big"}, {"size": "big"}, {"min_ram": "-1"},
+    {"created_at": "gt:yesterday"},
     {"created_at": "around:2020-01-01T00:00:00Z"}, {"name": "gt:a"}, {"status": "sleeping"},
     {"changes-since": "2020-01-01T00:00:00Z"}])
 def test_bad_list_parameters_are_400(server, http, params):

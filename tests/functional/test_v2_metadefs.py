@@ -44,7 +44,10 @@ def valid(http: httpx.Client, name: str, body: Any) -> Any:
 
 def create(http: httpx.Client, headers: dict[str, str] | None = None, **fields: Any
            ) -> dict[str, Any]:
+    """A new namespace of p1's (made by an admin when it is public)."""
     body = {"namespace": unique(), **fields}
+    if body.get("visibility") == "public" and headers is None:
+        headers, body["owner"] = ADMIN, "p1"
     resp = http.post(NS, json=body, headers=headers or OWNER)
     assert resp.status_code == 201, resp.text
     return dict(valid(http, "namespace", resp.json()))
@@ -81,7 +84,8 @@ def test_namespace_create_show_update_delete(http):
                          "properties": {"bus": {"title": "Bus", "type": "string",
                                                 "enum": ["virtio", "scsi"]}}}],
             "tags": [{"name": "alpha"}, {"name": "beta"}]}
-    resp = http.post(NS, json=body, headers=OWNER)
+    assert http.post(NS, json=body, headers=OWNER).status_code == 403  # public: admins
+    resp = http.post(NS, json={**body, "owner": "p1"}, headers=ADMIN)
     assert resp.status_code == 201, resp.text
     created = valid(http, "namespace", resp.json())
     assert resp.headers["Location"] == f"{NS}/{name}"
@@ -206,6 +210,19 @@ def test_access_rules(http, visibility, caller):
     assert resp.status_code == (204 if changes else denied)
 
 
+def test_only_an_admin_makes_a_namespace_public(http):
+    ns = create(http)
+    path, name = f"{NS}/{ns['namespace']}", ns["namespace"]
+    assert http.put(path, json={"namespace": name, "visibility": "public"},
+                    headers=OWNER).status_code == 403
+    resp = http.put(path, json={"namespace": name, "visibility": "public"}, headers=ADMIN)
+    assert resp.json()["visibility"] == "public" and resp.json()["owner"] == "p1"
+    # the owner changes its public namespace, keeping it public
+    resp = http.put(path, json={"namespace": name, "visibility": "public",
+                                "description": "mine"}, headers=OWNER)
+    assert resp.status_code == 200 and resp.json()["description"] == "mine"
+
+
 def test_only_an_admin_sets_another_owner(http):
     resp = http.post(NS, json={"namespace": unique(), "owner": "p9"}, headers=OWNER)
     assert resp.status_code == 403
@@ -328,6 +345,10 @@ def test_tags_one_many_append_rename_delete(http):
     assert http.get(f"{path}/z").status_code == 404
     assert http.delete(path, headers=OWNER).status_code == 204
     assert http.get(path).json()["tags"] == []
+    http.post(f"{path}/last", headers=OWNER)
+    resp = http.post(path, json={"tags": []}, headers=OWNER)  # replaces them with none
+    assert resp.status_code == 201 and resp.json() == {"tags": []}
+    assert http.get(path).json()["tags"] == []
 
 
 def test_resource_type_associations(http):
@@ -387,6 +408,10 @@ def test_starter_catalogue_loads_and_is_served(loaded_server: RunningServer, tmp
                             params={"resource_type": "OS::Nova::Flavor"}).json()
         valid(http, "namespace", watchdog)
         assert watchdog["properties"]["hw:watchdog_action"]["default"] == "disabled"
+        cpu = http.get(f"{NS}/Starter::Compute::Hardware/objects/CPU topology")
+        assert cpu.status_code == 200, cpu.text
+        assert cpu.json()["self"].endswith("/objects/CPU%20topology")
+        assert http.get(cpu.json()["self"]).json() == cpu.json()
         assert http.delete(f"{NS}/Starter::Compute::Watchdog", headers=ADMIN
                            ).status_code == 403  # protected
         # a change made over the API, then the catalogue loaded again: replace or merge
@@ -422,3 +447,95 @@ def test_load_refuses_a_bad_file_and_loads_nothing(loaded_server: RunningServer,
     assert result.returncode != 0
     assert "b.json" in result.stderr
     assert httpx.get(f"{loaded_server.url}{NS}/fine-one").status_code == 404
+
+
+# -- python-glanceclient, unmodified ----------------------------------------------------------
+
+def test_python_glanceclient_metadefs(server: RunningServer):
+    """The library behind `glance md-*`: it validates what it sends and receives against the
+    schemas we serve, and sends back whole records on update."""
+    from glanceclient import Client
+
+    client = Client("2", endpoint=server.url, token="x")
+    name = unique("gc")
+    created = client.metadefs_namespace.create(
+        namespace=name, visibility="public", description="by glanceclient",
+        resource_type_associations=[{"name": "OS::Glance::Image", "prefix": "gc_"}])
+    assert created["namespace"] == name
+    client.metadefs_property.create(name, name="speed", title="Speed", type="integer",
+                                    minimum=0)
+    client.metadefs_object.create(name, name="Thing", description="a thing",
+                                  properties={"size": {"title": "Size", "type": "number"}})
+    client.metadefs_tag.create(name, "gone")
+    # (append=True makes glanceclient 4.x itself fail: it sends the header's value as a bool)
+    tags = list(client.metadefs_tag.create_multiple(name, tags=["x", "y"]))
+    assert [t["name"] for t in tags] == ["x", "y"]
+    client.metadefs_tag.create(name, "first")
+    assert sorted(t["name"] for t in client.metadefs_tag.list(name)) == ["first", "x", "y"]
+    assert name in [n["namespace"] for n in client.metadefs_namespace.list()]
+
+    updated = client.metadefs_namespace.update(name, description="changed")
+    assert updated["description"] == "changed"
+    assert client.metadefs_object.update(name, "Thing", description="still")["description"] \
+        == "still"
+    assert client.metadefs_property.update(name, "speed", title="Fast")["title"] == "Fast"
+    assert client.metadefs_tag.update(name, "first", name="second")["name"] == "second"
+    shown = client.metadefs_namespace.get(name, resource_type="OS::Glance::Image")
+    assert set(shown["properties"]) == {"gc_speed"}
+
+    types = [t["name"] for t in client.metadefs_resource_type.list()]
+    assert "OS::Nova::Flavor" in types
+    client.metadefs_resource_type.associate(name, name="OS::Nova::Flavor", prefix="gc:")
+    assert {a["name"] for a in client.metadefs_resource_type.get(name)} == {
+        "OS::Glance::Image", "OS::Nova::Flavor"}
+    client.metadefs_resource_type.deassociate(name, "OS::Nova::Flavor")
+    client.metadefs_tag.delete_all(name)
+    client.metadefs_property.delete_all(name)
+    client.metadefs_object.delete_all(name)
+    client.metadefs_namespace.delete(name)
+    assert name not in [n["namespace"] for n in client.metadefs_namespace.list()]
+
+
+def test_openstacksdk_metadefs(server: RunningServer):
+    """openstacksdk's image proxy, unmodified, over the metadefs API."""
+    import openstack
+
+    conn = openstack.connection.Connection(auth_type="none",
+                                           image_endpoint_override=server.url + "/v2")
+    try:
+        image = conn.image
+        name = unique("sdk")
+        created = image.create_metadef_namespace(namespace=name, visibility="public",
+                                                 display_name="From the SDK")
+        assert created.namespace == name and created.visibility == "public"
+        assert name in [n.namespace for n in image.metadef_namespaces()]
+        image.create_metadef_property(name, name="level", title="Level", type="integer",
+                                      minimum=1, maximum=9)
+        assert [p.name for p in image.metadef_properties(name)] == ["level"]
+        image.update_metadef_property("level", name, title="Level", type="integer",
+                                      maximum=5)
+        assert image.get_metadef_property("level", name).maximum == 5
+        image.create_metadef_object(name, name="Box", properties={
+            "width": {"title": "Width", "type": "number"}})
+        assert image.get_metadef_object("Box", name).properties["width"]["type"] == "number"
+        image.add_tag_to_metadef_namespace(name, "one")
+        image.get_metadef_namespace(name).set_tags(image, ["two", "three"], append=True)
+        tags = [t["name"] for t in conn.image.get(f"/metadefs/namespaces/{name}/tags")
+                .json()["tags"]]
+        assert sorted(tags) == ["one", "three", "two"]
+        image.remove_tags_from_metadef_namespace(name)
+        assert "OS::Glance::Image" in [t.name for t in image.metadef_resource_types()]
+        image.create_metadef_resource_type_association(name, name="OS::Glance::Image",
+                                                       prefix="sdk_")
+        assert [a.name for a in image.metadef_resource_type_associations(name)] == [
+            "OS::Glance::Image"]
+        image.delete_metadef_resource_type_association("OS::Glance::Image", name)
+        updated = image.update_metadef_namespace(name, description="changed",
+                                                 visibility="public")
+        assert updated.description == "changed"
+        image.delete_all_metadef_objects(name)
+        image.delete_all_metadef_properties(name)
+        image.delete_metadef_namespace(name)
+        assert name not in [n.namespace for n in image.metadef_namespaces()]
+    finally:
+        conn.close()

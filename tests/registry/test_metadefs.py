@@ -65,7 +65,8 @@ def test_items_rename_duplicate_replace_all(registry: Registry) -> None:
         registry.replace_item(namespace="ns", name="t1", item=TagDef("t2"))
     renamed = registry.replace_item(namespace="ns", name="t1", item=TagDef("t0"))
     assert renamed.name == "t0"
-    registry.add_items(namespace="ns", items=[TagDef("n1"), TagDef("n2")], replace_all=True)
+    registry.add_items(namespace="ns", kind=TagDef, items=[TagDef("n1"), TagDef("n2")],
+                       replace_all=True)
     assert [t.name for t in registry.items(namespace="ns", kind=TagDef)] == ["n1", "n2"]
     prop = registry.replace_item(namespace="ns", name="p",
                                  item=PropertyDef("p", {"title": "P2", "type": "number"}))
@@ -111,7 +112,7 @@ def test_list_visibility_filters_and_pages(registry: Registry) -> None:
 
 def test_load_creates_replaces_and_merges(registry: Registry) -> None:
     assert registry.load_definition(definition=full("cat"), merge=False) == "created"
-    registry.add_items(namespace="cat", items=[TagDef("local")])
+    registry.add_items(namespace="cat", kind=TagDef, items=[TagDef("local")])
     smaller = definition({"namespace": "cat", "visibility": "private",
                           "tags": [{"name": "t1"}, {"name": "extra"}],
                           "properties": {"p": {"title": "Changed", "type": "string"}}})

@@ -33,8 +33,9 @@ def _stores(request: web.Request, detail: bool) -> list[dict[str, Any]]:
             entry["default"] = "true"
         if not info.writable:
             entry["read-only"] = "true"
+        entry["weight"] = info.weight
         if detail:
-            entry.update(type=info.driver, weight=0, properties={})
+            entry.update(type=info.driver, properties={})
         stores.append(entry)
     return stores
 

@@ -26,12 +26,14 @@ async def create(request: web.Request) -> web.Response:
     headers = {"Location": f"{base_url(request)}/v2/images/{image.id}",
                "OpenStack-image-import-methods": ",".join(IMPORT_METHODS),
                "OpenStack-image-store-ids": ",".join(svc.writable_store_names())}
-    return answer(image_view(image), 201, headers)
+    return answer(image_view(image, svc.store_weights()), 201, headers)
 
 
 async def show(request: web.Request) -> web.Response:
     no_body(request)
-    return answer(image_view(await service(request).get(context(request), image_id(request))))
+    svc = service(request)
+    return answer(image_view(await svc.get(context(request), image_id(request)),
+                             svc.store_weights()))
 
 
 async def update(request: web.Request) -> web.Response:
@@ -46,7 +48,7 @@ async def update(request: web.Request) -> web.Response:
         return apply_patch(image, body, media_type)
 
     image = await service(request).patch(context(request), image_id(request), change)
-    return answer(image_view(image))
+    return answer(image_view(image, service(request).store_weights()))
 
 
 async def delete(request: web.Request) -> web.Response:
@@ -150,18 +152,9 @@ async def import_image(request: web.Request) -> web.Response:
     if not isinstance(all_stores, bool) or not isinstance(must_succeed, bool):
         raise exception.BadRequest("all_stores and all_stores_must_succeed must be true or "
                                    "false")
-    svc, ctx = service(request), context(request)
-    if method["name"] == "copy-image":
-        await svc.import_image(ctx, image_id(request), "copy-image", stores=stores,
-                               all_stores=all_stores, all_stores_must_succeed=must_succeed)
-        return web.Response(status=202)
-    if stores is not None and len(stores) != 1:
-        raise exception.BadRequest(f"{method['name']} imports into exactly one store")
-    if all_stores:
-        raise exception.BadRequest(f"all_stores is only supported by copy-image, not by "
-                                   f"{method['name']}: name one store")
-    await svc.import_image(ctx, image_id(request), method["name"], method.get("uri"),
-                           stores[0] if stores else None)
+    await service(request).import_image(
+        context(request), image_id(request), method["name"], method.get("uri"), stores=stores,
+        all_stores=all_stores, all_stores_must_succeed=must_succeed)
     return web.Response(status=202)
 
 

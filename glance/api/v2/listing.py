@@ -178,7 +178,8 @@ async def index(request: web.Request) -> web.Response:
     no_body(request)
     query = parse_list_query(request)
     images = await service(request).list_images(context(request), query)
-    body: dict[str, Any] = {"images": [image_view(i) for i in images],
+    weights = service(request).store_weights()
+    body: dict[str, Any] = {"images": [image_view(i, weights) for i in images],
                             "first": _link(request.query, None),
                             "schema": "/v2/schemas/images"}
     if images and len(images) == query.limit:

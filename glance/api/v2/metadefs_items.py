@@ -139,7 +139,7 @@ async def create_tags(request: web.Request) -> web.Response:
     names = metadefs.tag_names(await definition_body(request))
     append = request.headers.get(APPEND_HEADER, "").strip().lower() in ("true", "1", "yes")
     added = await service(request).metadefs.add_many(
-        context(request), namespace_name(request), [TagDef(n) for n in names], append)
+        context(request), namespace_name(request), TagDef, [TagDef(n) for n in names], append)
     return _created({"tags": [tag_view(t) for t in added]})
 
 

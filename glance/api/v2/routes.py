@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from glance.api.errors import Handler
+from glance.api.v2 import cache as c
 from glance.api.v2 import discovery as d
 from glance.api.v2 import images as h
 from glance.api.v2 import listing as ls
@@ -34,6 +35,8 @@ ROUTES: tuple[tuple[str, dict[str, Handler]], ...] = (
     ("/images/{image_id}/import", {"POST": h.import_image}),
     ("/images/{image_id}/tasks", {"GET": h.tasks}),
     ("/stores/{store}/{image_id}", {"DELETE": h.delete_from_store}),
+    ("/cache", {"GET": c.listing, "DELETE": c.clear}),
+    ("/cache/{image_id}", {"PUT": c.enqueue, "DELETE": c.remove}),
     ("/metadefs/resource_types", {"GET": md.list_resource_types}),
     ("/metadefs/namespaces", {"GET": md.list_namespaces, "POST": md.create_namespace}),
     ("/metadefs/namespaces/{namespace}",

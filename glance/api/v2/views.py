@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Mapping
 
 from glance.common import exception
 from glance.domain import (
@@ -34,8 +34,9 @@ def timestamp(moment: datetime | None) -> str | None:
     return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def image_view(image: Image) -> dict[str, Any]:
-    """The v2 JSON of ``image``: every base key, then its extra properties."""
+def image_view(image: Image, weights: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """The v2 JSON of ``image``: every base key, then its extra properties; its ``stores``
+    the highest ``weights`` first (then in the order they were added)."""
     body: dict[str, Any] = {}
     for key in BASE_KEYS:
         value = getattr(image, key)
@@ -44,7 +45,8 @@ def image_view(image: Image) -> dict[str, Any]:
     body["self"] = f"/v2/images/{image.id}"
     body["file"] = f"/v2/images/{image.id}/file"
     body["schema"] = "/v2/schemas/image"
-    stores = [loc.store for loc in image.active_locations]
+    stores = sorted((loc.store for loc in image.active_locations),
+                    key=lambda name: -(weights or {}).get(name, 0))
     if stores:
         body["stores"] = ",".join(stores)
     for key, value in image.properties.items():
