@@ -171,6 +171,13 @@ class Settings:
     access_log: bool = option(
         True, "Log one line per request (logger `glance.access`): request id, caller "
         "project, method, path, status, bytes in and out, duration.", parse_bool)
+    delayed_delete: bool = option(
+        False, "Deleting an image with data puts it in `pending_delete` (hidden as deleted) "
+        "and keeps its data for `scrub_time` seconds; then the server's scrubber (or "
+        "`glance admin scrub`) deletes the data (as upstream).", parse_bool)
+    scrub_time: float = option(
+        0.0, "With `delayed_delete`: seconds an image's data is kept after its delete. The "
+        "scrubber looks every `scrub_time / 2` seconds (1 to 60).", float)
     readiness_timeout: float = option(
         5.0, "Seconds `GET /readyz` waits for the registry and each store to answer.",
         parse_positive)

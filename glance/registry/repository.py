@@ -10,11 +10,13 @@ from glance.registry.listing import ImageListing
 from glance.registry.members import Members
 from glance.registry.metadefs import Metadefs
 from glance.registry.tasks import Tasks
+from glance.registry.upkeep import Upkeep
 from glance.registry.workers import Liveness, Workers
 from glance.registry.writes import Writes
 
 __all__ = ["Liveness", "Registry"]
 
 
-class Registry(ImageRecords, ImageListing, Writes, Members, Tasks, Workers, Metadefs):
+class Registry(ImageRecords, ImageListing, Writes, Members, Tasks, Workers, Metadefs,
+               Upkeep):
     """Image records in SQL. Every method is synchronous and runs in its own transaction."""

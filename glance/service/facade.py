@@ -17,6 +17,7 @@ from glance.context import RequestContext
 from glance.domain import (
     ACTIVE,
     DEACTIVATED,
+    HAS_DATA,
     QUEUED,
     UPLOADING,
     Image,
@@ -26,7 +27,7 @@ from glance.domain import (
     validate_image_id,
 )
 from glance.registry import Registry
-from glance.service import access, cache, copies, data, health, imports, recovery
+from glance.service import access, cache, copies, data, health, imports, recovery, upkeep
 from glance.service.core import Core
 from glance.service.data import Download, Upload
 from glance.service.imports import Source
@@ -93,6 +94,7 @@ class ImageService:
         self.core = Core(settings, registry, stores, staging, web_source, image_cache, metrics)
         self.sharing = Members(self.core)  # v1 and v2 members
         self.metadefs = Metadefs(self.core)  # metadata definitions
+        self.upkeep = upkeep.Upkeep(self.core)  # verify, orphans, scrub (admin commands)
         self._keep_alive: asyncio.Task[None] | None = None
 
     @property
@@ -334,9 +336,13 @@ class ImageService:
         image = await access.mutable(core, ctx, image_id)
         if image.protected:
             raise exception.Forbidden("Image is protected")
-        image = await core.db(core.registry.mark_deleted, image_id, worker=core.worker,
-                              from_=image.status)
-        await discard_data(core, image)
+        if core.settings.delayed_delete and image.status in HAS_DATA:
+            # pending_delete: the scrubber deletes the data after scrub_time
+            await core.db(core.registry.mark_pending_delete, image_id, from_=image.status)
+        else:
+            image = await core.db(core.registry.mark_deleted, image_id, worker=core.worker,
+                                  from_=image.status)
+            await discard_data(core, image)
         await core.discard_staged(image_id)
         await cache.forget_if_gone(core, image_id)
 
