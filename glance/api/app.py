@@ -11,6 +11,7 @@ from aiohttp.typedefs import Middleware
 from glance.api import console, health, observe, versions
 from glance.api.auth import AUTHENTICATOR_KEY, build_authenticator, context_middleware
 from glance.api.errors import Handler, error_middleware
+from glance.api.params import text_middleware
 from glance.api.util import SERVICE_KEY, SETTINGS_KEY
 from glance.api.v1 import images as v1_images
 from glance.api.v2 import routes as v2_routes
@@ -68,7 +69,7 @@ def create_app(settings: Settings) -> web.Application:
     """Build the HTTP application for ``settings`` (no module-level state)."""
     app = web.Application(middlewares=[
         observe.observe_middleware, error_middleware,
-        header_budget_middleware(settings.max_header_bytes), context_middleware])
+        header_budget_middleware(settings.max_header_bytes), text_middleware, context_middleware])
     app[SETTINGS_KEY] = settings
     app[AUTHENTICATOR_KEY] = build_authenticator(settings)
     app[SERVICE_KEY] = build_service(settings)

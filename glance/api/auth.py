@@ -9,11 +9,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import logging
 import os
 import secrets
 import tempfile
+import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -28,6 +31,7 @@ from glance.common import exception
 from glance.config import Settings
 from glance.context import RequestContext
 
+LOG = logging.getLogger(__name__)
 AUTH_MODES: tuple[str, ...] = ("noauth", "tokens", "keystone")
 # the health checks and the metrics: probes and scrapers send no credentials
 UNAUTHENTICATED_PATHS: frozenset[str] = frozenset({"/", "/versions", "/healthcheck", "/readyz",
@@ -89,34 +93,62 @@ class TokenEntry:
 
 class StaticTokens(Authenticator):
     """Tokens from a JSON file of SHA-256 hashes: ``{"tokens": [{"sha256", "project",
-    "user", "roles"}]}``. The file is re-read when its modification time or size changes."""
+    "user", "roles"}]}``. The file is re-read when its modification time or size changes
+    (looked at in a worker thread, never on the event loop). A file that cannot be read at
+    start-up stops it; one that later turns missing, empty or invalid (half written, say)
+    keeps the last good tokens in force and logs one error until it changes again."""
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._stamp: tuple[int, int] | None = None
-        self._entries: dict[str, TokenEntry] = {}
-        self._reload()
+        try:
+            stat = os.stat(path)
+        except OSError as exc:
+            raise exception.ConfigError(f"cannot read tokens_file {path}: "
+                                        f"{exc.strerror}") from None
+        self._entries: dict[str, TokenEntry] = _by_hash(read_tokens_file(path))
+        # what the file was when last looked at
+        self._seen: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)
+        self._lock = threading.Lock()
 
-    def _reload(self) -> None:
+    def _stamp_now(self) -> tuple[int, int] | None:
+        """(mtime, size) of the file; None when it cannot be stat'ed."""
         try:
             stat = os.stat(self.path)
-        except OSError as exc:
-            raise exception.ConfigError(f"cannot read tokens_file {self.path}: "
-                                        f"{exc.strerror}") from None
-        stamp = (stat.st_mtime_ns, stat.st_size)
-        if stamp == self._stamp:
-            return
-        self._entries = {e.sha256: e for e in read_tokens_file(self.path)}
-        self._stamp = stamp
+        except OSError:
+            return None
+        return stat.st_mtime_ns, stat.st_size
+
+    def _refresh(self) -> None:
+        """Re-read the file if it changed since last looked at (in a worker thread)."""
+        with self._lock:
+            stamp = self._stamp_now()
+            if stamp == self._seen:
+                return
+            self._seen = stamp
+            try:
+                if stamp is None:
+                    raise exception.ConfigError(f"tokens_file {self.path} cannot be read")
+                if stamp[1] == 0:
+                    raise exception.ConfigError(f"tokens_file {self.path} is empty")
+                self._entries = _by_hash(read_tokens_file(self.path))
+            except exception.ConfigError as exc:
+                LOG.error("%s; the last good tokens (%d) stay in force until it is fixed",
+                          exc, len(self._entries))
+                return
+        LOG.info("tokens_file %s reloaded: %d tokens", self.path, len(self._entries))
 
     async def context(self, request: web.Request) -> RequestContext:
         token = self._token(request)
-        self._reload()
+        await asyncio.to_thread(self._refresh)
         entry = self._entries.get(token_hash(token))
         if entry is None:
             raise self.refuse("The X-Auth-Token is not valid")
         return RequestContext(project_id=entry.project, user_id=entry.user, roles=entry.roles,
                               is_admin="admin" in entry.roles, auth_token=token)
+
+
+def _by_hash(entries: list[TokenEntry]) -> dict[str, TokenEntry]:
+    return {e.sha256: e for e in entries}
 
 
 class KeystoneAuth(Authenticator):
@@ -206,10 +238,16 @@ def read_tokens_file(path: str) -> list[TokenEntry]:
         data = json.loads(Path(path).read_text() or "{}")
     except FileNotFoundError:
         return []
+    except OSError as exc:
+        raise exception.ConfigError(f"cannot read tokens file {path}: {exc.strerror}") from None
     except ValueError as exc:
         raise exception.ConfigError(f"tokens file {path} is not valid JSON: {exc}") from None
-    return [TokenEntry(sha256=e["sha256"], project=e["project"], user=e.get("user", ""),
-                       roles=tuple(e.get("roles", ()))) for e in data.get("tokens", [])]
+    try:
+        return [TokenEntry(sha256=e["sha256"], project=e["project"], user=e.get("user", ""),
+                           roles=tuple(e.get("roles", ()))) for e in data.get("tokens", [])]
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise exception.ConfigError(f"tokens file {path} is not a tokens document "
+                                    f"({type(exc).__name__}: {exc})") from None
 
 
 def add_token(path: str, project: str, user: str, roles: tuple[str, ...]) -> str:

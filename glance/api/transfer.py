@@ -13,6 +13,7 @@ from aiohttp import web
 
 from glance.api.util import service, settings
 from glance.common import exception
+from glance.domain import is_storable
 from glance.service import Download
 
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -167,8 +168,17 @@ async def _sendfile(request: web.Request, response: web.StreamResponse, path: st
         fobj.close()
 
 
+# How deeply JSON bodies may nest: the deepest the API reads is 3 (a patch's list of tags);
+# deeper bodies are refused before parsing, which would otherwise recurse once per level.
+MAX_JSON_DEPTH = 32
+_JSON_NESTING = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+
+
 async def read_json(request: web.Request, limit: int) -> object:
-    """The request's JSON body, read in bounded chunks (413 beyond ``limit`` bytes)."""
+    """The request's JSON body (None when empty), read in bounded chunks: 413 beyond
+    ``limit`` bytes; 400 when it is not UTF-8 JSON, nests deeper than MAX_JSON_DEPTH, uses
+    NaN or Infinity, or holds a string with a NUL or a lone surrogate (``"\\ud800"``).
+    Every API reads its JSON bodies here."""
     if request.content_length is not None and request.content_length > limit:
         raise exception.LimitExceeded(f"JSON body larger than {limit} bytes")
     buffer = bytearray()
@@ -181,7 +191,57 @@ async def read_json(request: web.Request, limit: int) -> object:
             raise exception.LimitExceeded(f"JSON body larger than {limit} bytes")
     if not buffer.strip():
         return None
+    return parse_json(bytes(buffer))
+
+
+def parse_json(raw: bytes) -> object:
+    """``raw`` parsed as JSON text under the rules of ``read_json``."""
     try:
-        return json.loads(buffer)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise exception.BadRequest(f"Malformed JSON in request body: not UTF-8 ({exc})") \
+            from None
+    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH:
+        _check_depth(raw)
+    try:
+        body = json.loads(text, parse_constant=_no_constant)
     except ValueError as exc:
         raise exception.BadRequest(f"Malformed JSON in request body: {exc}") from None
+    if "\\u" in text:  # the only way a NUL or a lone surrogate gets into valid UTF-8 JSON
+        _check_strings(body)
+    return body
+
+
+def _check_depth(raw: bytes) -> None:
+    depth = 0
+    for match in _JSON_NESTING.finditer(raw):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise exception.BadRequest(
+                    f"Malformed JSON in request body: nested deeper than {MAX_JSON_DEPTH} "
+                    f"levels")
+        elif token in (b"]", b"}"):
+            depth -= 1
+
+
+def _no_constant(name: str) -> object:
+    raise exception.BadRequest(f"Malformed JSON in request body: {name} is not JSON")
+
+
+def _check_strings(body: object) -> None:
+    """400 for a NUL or lone surrogate in any string or key of ``body`` (depth is bounded)."""
+    pending = [body]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if not is_storable(item):
+                raise exception.BadRequest(
+                    "Malformed JSON in request body: strings must be UTF-8 text without NUL "
+                    "characters (no lone surrogates such as \\ud800)")
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)

@@ -8,6 +8,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 Kind = Literal["str", "int", "bool", "time", "tags"]
+
+# The largest values the registry's integer columns hold (SQL BIGINT and INTEGER): a bigger
+# number is refused with 400 where it enters, never sent to the database.
+BIGINT_MAX = 2**63 - 1
+INTEGER_MAX = 2**31 - 1
 V2Filter = Literal["in", "exact", "int", "time", "bool", "special"]
 
 
@@ -25,6 +30,7 @@ class Field:
     v2: bool = True  # shown in v2 (else reserved there)
     v2_filter: V2Filter | None = None  # how v2 lists filter on it
     sortable: bool = False
+    maximum: int = BIGINT_MAX  # "int" fields: the largest value the registry stores
 
     @property
     def v1_name(self) -> str:
@@ -58,8 +64,10 @@ FIELDS: tuple[Field, ...] = (
     Field("created_at", "time", v2_filter="time", sortable=True),
     Field("updated_at", "time", v2_filter="time", sortable=True),
     Field("tags", "tags", settable=True, v1="", v2_filter="special"),
-    Field("min_ram", "int", settable=True, v1_filter=True, v2_filter="int"),
-    Field("min_disk", "int", settable=True, v1_filter=True, v2_filter="int"),
+    Field("min_ram", "int", settable=True, v1_filter=True, v2_filter="int",
+          maximum=INTEGER_MAX),
+    Field("min_disk", "int", settable=True, v1_filter=True, v2_filter="int",
+          maximum=INTEGER_MAX),
     Field("deleted_at", "time", v2=False),
     Field("deleted", "bool", v2=False),
 )

@@ -45,6 +45,9 @@ class Image:
     updated_at: datetime = field(default_factory=utcnow)
     deleted_at: datetime | None = None
     deleted: bool = False
+    # the status the running (or last) upload leaves the image in if it fails, also after a
+    # crash: None (before any upload, or recorded by an older release) means killed
+    failed_upload_status: str | None = None
     properties: dict[str, str] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
     locations: list["Location"] = field(default_factory=list)  # in the order they were added

@@ -24,6 +24,12 @@ VISIBILITIES: tuple[str, ...] = ("public", "private", "shared", "community")
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 MAX_NAME_LENGTH = 255
+# C0 control characters and DEL: refused in names, owners, property keys and values, tags and
+# member ids (they cannot travel in v1's headers, and no one means them).
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+# NUL and lone surrogates (not UTF-8; how aiohttp passes on header bytes that are not UTF-8,
+# and what JSON's "\ud800" gives): no database stores them.
+_UNSTORABLE_RE = re.compile("[\x00\ud800-\udfff]")
 
 
 def validate_image_id(image_id: str) -> str:
@@ -33,6 +39,20 @@ def validate_image_id(image_id: str) -> str:
             "Invalid image id: use 1-64 characters of A-Z, a-z, 0-9, '.', '_' or '-', "
             "not starting with '.'")
     return image_id
+
+
+def is_storable(text: str) -> bool:
+    """Whether the registry can store ``text``: UTF-8 (no lone surrogate) without NUL."""
+    return _UNSTORABLE_RE.search(text) is None
+
+
+def check_text(value: str, what: str) -> str:
+    """``value`` if it has no control characters, else BadRequest naming ``what``."""
+    found = _CONTROL_RE.search(value)
+    if found is not None:
+        raise exception.BadRequest(
+            f"{what} must not contain control characters (found {found.group()!r})")
+    return value
 
 
 def apply_format_rules(disk_format: str | None, container_format: str | None,

@@ -49,6 +49,8 @@ class ImageRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime, index=True)
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
     deleted: Mapped[bool] = mapped_column(Boolean, index=True, default=False)
+    # where a failed upload leaves the image (set when an upload starts; recovery reads it)
+    failed_upload_status: Mapped[str | None] = mapped_column(String(30))
 
 
 class LocationRow(Base):

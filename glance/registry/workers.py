@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Mapping
 
 from sqlalchemy import and_, delete, not_, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from glance.domain import (
     IMPORTING,
-    KILLED,
     LOCATION_DELETING,
     LOCATION_SAVING,
     QUEUED,
@@ -99,17 +98,21 @@ class Workers(RegistryCore):
                 .values(status=LOCATION_DELETING, worker=liveness.me, updated_at=utcnow()))
             return bool(changed(result))
 
-    def kill_orphan_upload(self, image_id: str, *, liveness: Liveness) -> bool:
-        """``saving`` → ``killed`` if no live process is writing the image's bytes. Whether
-        it was killed."""
+    def fail_orphan_upload(self, image_id: str, *, recorded: str | None, to_status: str,
+                           values: Mapping[str, Any] | None = None,
+                           liveness: Liveness) -> bool:
+        """``saving`` → ``to_status`` (with ``values``) if no live process is writing the
+        image's bytes and the failure status its upload recorded is still ``recorded`` (as
+        the caller read it). Whether it changed."""
         with self._write() as session:
             row = self._lock_image(session, image_id)
             writing = session.scalar(select(LocationRow.id).where(
                 LocationRow.image_id == image_id, LocationRow.status == LOCATION_SAVING,
                 self._alive(LocationRow.worker, liveness)))
-            if row.status != SAVING or writing is not None:
+            if row.status != SAVING or writing is not None or \
+                    row.failed_upload_status != recorded:
                 return False
-            self._move(row, from_=[SAVING], to=KILLED)
+            self._move(row, from_=[SAVING], to=to_status, values=values)
             return True
 
     def import_orphaned(self, image_id: str, *, liveness: Liveness) -> bool:

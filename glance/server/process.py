@@ -9,10 +9,9 @@ import os
 import signal
 import socket
 
-from aiohttp import web
-
 from glance import __version__
 from glance.api.app import create_app, server_args
+from glance.api.protocol import EnvelopeRunner
 from glance.config import Settings
 from glance.server.connections import ConnectionPool, track_requests
 
@@ -38,7 +37,7 @@ async def serve(settings: Settings, sock: socket.socket, *, parent: int | None =
     ``shutdown_grace_seconds``, abort the rest and close the service."""
     app = create_app(settings)
     app.middlewares.insert(0, track_requests)
-    runner = web.AppRunner(
+    runner = EnvelopeRunner(
         app, access_log=None, keepalive_timeout=settings.keepalive_timeout,
         shutdown_timeout=CLEANUP_SECONDS,
         **server_args(settings))

@@ -7,7 +7,15 @@ from typing import Any, Mapping
 from glance.common import exception
 from glance.config import Settings
 from glance.context import RequestContext
-from glance.domain import MAX_NAME_LENGTH, SETTABLE, VISIBILITIES, Image, apply_format_rules
+from glance.domain import (
+    BY_NAME,
+    MAX_NAME_LENGTH,
+    SETTABLE,
+    VISIBILITIES,
+    Image,
+    apply_format_rules,
+    check_text,
+)
 from glance.service.core import Core
 
 MAX_TAG_LENGTH = 255
@@ -55,15 +63,19 @@ def validated_fields(settings: Settings, ctx: RequestContext, fields: Mapping[st
     for key in ("name", "owner"):
         if checked.get(key) is not None and not isinstance(checked[key], str):
             raise exception.BadRequest(f"{key} must be a string or null")
+        if checked.get(key) is not None:
+            check_text(checked[key], f"The image's {key}")
     name = checked.get("name")
     if name is not None and len(name) > MAX_NAME_LENGTH:
         raise exception.BadRequest(f"Image name too long: at most {MAX_NAME_LENGTH} characters")
     if "visibility" in checked and checked["visibility"] not in VISIBILITIES:
         raise exception.BadRequest(f"Invalid visibility {checked['visibility']!r}")
     for key in ("min_ram", "min_disk"):
+        largest = BY_NAME[key].maximum
         if key in checked and (not isinstance(checked[key], int) or
-                               isinstance(checked[key], bool) or checked[key] < 0):
-            raise exception.BadRequest(f"{key} must be a non-negative integer")
+                               isinstance(checked[key], bool) or
+                               not 0 <= checked[key] <= largest):
+            raise exception.BadRequest(f"{key} must be an integer from 0 to {largest}")
     for key in ("protected", "os_hidden"):
         if key in checked and not isinstance(checked[key], bool):
             raise exception.BadRequest(f"{key} must be true or false")
@@ -92,10 +104,21 @@ def validated_fields(settings: Settings, ctx: RequestContext, fields: Mapping[st
 
 
 def check_tags(tags: list[Any]) -> None:
-    """400 unless every tag is a string of 1 to MAX_TAG_LENGTH characters."""
+    """400 unless every tag is a string of 1 to MAX_TAG_LENGTH characters (no control
+    characters)."""
     if not all(isinstance(t, str) and 0 < len(t) <= MAX_TAG_LENGTH for t in tags):
         raise exception.BadRequest(
             f"Tags must be a list of strings of 1 to {MAX_TAG_LENGTH} characters")
+    for tag in tags:
+        check_text(tag, "A tag")
+
+
+def check_properties(properties: Mapping[str, Any]) -> None:
+    """400 when an extra property's name or value has control characters."""
+    for key, value in properties.items():
+        check_text(key, "A property name")
+        if isinstance(value, str):
+            check_text(value, f"The value of property {key}")
 
 
 def check_property_quota(settings: Settings, count: int) -> None:

@@ -3,6 +3,7 @@ one."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable, Iterable
@@ -59,7 +60,8 @@ async def upload(core: Core, ctx: RequestContext, image_id: str, data: Upload, *
     async def begin() -> Image:
         return await core.db(core.registry.start_write, image_id, store=store.name,
                              worker=core.worker, from_status=from_status, to_status=SAVING,
-                             values={"size": data.size})
+                             values={"size": data.size,
+                                     "failed_upload_status": failed_status})
 
     async def commit(stored: StoredObject, digest: Digest) -> Image:
         values: dict[str, Any] = {
@@ -166,7 +168,7 @@ async def download(core: Core, ctx: RequestContext, image_id: str, *, allow_empt
         raise exception.NotFound(f"Image {image_id} is not active")
     if not image.size:
         return Download(image)
-    sources = core.sources(image, preferred)
+    sources = await asyncio.to_thread(core.sources, image, preferred)  # stats local files
     if not sources:
         raise exception.NotFound(f"The data of image {image_id} is in no configured store")
     return Download(image, sources, hit, tee)

@@ -235,6 +235,7 @@ class ImageService:
                                          amazon_pairs=new.amazon_pairs)
         if property_quota:
             access.check_property_quota(core.settings, len(new.properties))
+        access.check_properties(new.properties)
         properties = dict(new.properties)
         if new.image_type is not None:
             properties["type"] = new.image_type
@@ -268,6 +269,7 @@ class ImageService:
         seen = (based_on or image).tags
         fields = access.validated_fields(core.settings, ctx, change.fields, change.image_type,
                                          image, amazon_pairs=change.amazon_pairs)
+        access.check_properties(change.properties)
         properties = dict(change.properties)
         if change.image_type is not None:
             properties["type"] = change.image_type

@@ -5,9 +5,19 @@ from __future__ import annotations
 
 from glance.common import exception
 from glance.context import RequestContext
-from glance.domain import MEMBER_STATUSES, Membership
+from glance.domain import MEMBER_STATUSES, Membership, check_text
 from glance.service import access
 from glance.service.core import Core
+
+MAX_MEMBER_LENGTH = 255
+
+
+def check_member_id(member_id: object) -> str:
+    """``member_id`` if it can name a project: 1 to 255 characters, no control characters."""
+    if not isinstance(member_id, str) or not 0 < len(member_id) <= MAX_MEMBER_LENGTH:
+        raise exception.BadRequest(
+            f"A member must be a project id of 1 to {MAX_MEMBER_LENGTH} characters")
+    return check_text(member_id, "A member id")
 
 
 class Members:
@@ -30,11 +40,14 @@ class Members:
     async def set_member(self, ctx: RequestContext, image_id: str, member_id: str,
                          can_share: bool | None) -> None:
         await access.sharable(self.core, ctx, image_id)
+        check_member_id(member_id)
         await self.core.db(self.core.registry.set_member, image_id, member_id, can_share)
 
     async def replace_members(self, ctx: RequestContext, image_id: str,
                               members: dict[str, bool | None]) -> None:
         await access.sharable(self.core, ctx, image_id)
+        for member_id in members:
+            check_member_id(member_id)
         await self.core.db(self.core.registry.replace_members, image_id, members)
 
     async def delete_member(self, ctx: RequestContext, image_id: str, member_id: str) -> None:
@@ -62,8 +75,7 @@ class Members:
         """A new pending member (owner or admin only; 409 if already a member)."""
         await access.mutable(self.core, ctx, image_id)
         await access.shared(self.core, ctx, image_id)
-        if not isinstance(member_id, str) or not member_id or len(member_id) > 255:
-            raise exception.BadRequest("A member must be a project id of 1 to 255 characters")
+        check_member_id(member_id)
         count = len(await self.core.db(self.core.registry.members, image_id))
         if count >= self.core.settings.image_member_quota:
             raise exception.LimitExceeded(

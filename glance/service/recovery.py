@@ -18,10 +18,19 @@ import time
 from typing import Awaitable, TypeVar
 
 from glance.common import exception
-from glance.domain import IMPORTING, LOCATION_SAVING, SAVING, UNFINISHED_TASK, UPLOADING, Location
+from glance.domain import (
+    IMPORTING,
+    KILLED,
+    LOCATION_SAVING,
+    SAVING,
+    UNFINISHED_TASK,
+    UPLOADING,
+    Location,
+)
 from glance.registry import Liveness
 from glance.service import copies
 from glance.service.core import HOST, Core
+from glance.service.pipeline import failure_values
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -81,10 +90,15 @@ async def recover(core: Core) -> None:
     for image_id, location in await core.db(core.registry.orphan_locations, live):
         await _settle(_take_over(core, image_id, location, live))
     for image in await core.db(core.registry.ids_in_status, SAVING):
-        if await _settle(core.db(core.registry.kill_orphan_upload, image.id, liveness=live)):
-            core.metrics.recovery_actions.labels("upload_killed").inc()
-            LOG.warning("image %s was saving when its server process stopped: marked killed",
-                        image.id)
+        # as the failed upload itself would have: v1 killed, v2 queued, an import importing
+        # (then queued below, once its staged data is gone)
+        failed = image.failed_upload_status or KILLED
+        if await _settle(core.db(core.registry.fail_orphan_upload, image.id,
+                                 recorded=image.failed_upload_status, to_status=failed,
+                                 values=failure_values(failed), liveness=live)):
+            core.metrics.recovery_actions.labels(f"upload_{failed}").inc()
+            LOG.warning("image %s was saving when its server process stopped: marked %s",
+                        image.id, failed)
     for image in await core.db(core.registry.ids_in_status, IMPORTING):
         if not await core.db(core.registry.import_orphaned, image.id, liveness=live):
             continue

@@ -53,7 +53,8 @@ def test_recovery_leaves_a_live_process_alone(registry: Registry) -> None:
     assert registry.orphan_locations(seen) == []
     location = registry.get("img").locations[0]
     assert not registry.claim_orphan_location("img", location, liveness=seen)
-    assert not registry.kill_orphan_upload("img", liveness=seen)
+    assert not registry.fail_orphan_upload("img", recorded=None, to_status="killed",
+                                           liveness=seen)
     assert registry.get("img").status == "saving"
 
 
@@ -65,7 +66,8 @@ def test_a_process_that_starts_after_recovery_began_counts_as_live(registry: Reg
     registry.start_write("img", store="file", worker="w3", from_status="queued",
                          to_status="saving")
     assert registry.orphan_locations(seen) == []
-    assert not registry.kill_orphan_upload("img", liveness=seen)
+    assert not registry.fail_orphan_upload("img", recorded=None, to_status="killed",
+                                           liveness=seen)
 
 
 def test_a_finished_upload_is_never_killed(registry: Registry) -> None:
@@ -79,7 +81,8 @@ def test_a_finished_upload_is_never_killed(registry: Registry) -> None:
                            values={"status": "active", "size": 3})
     dead_w1 = as_seen_by("w2", "w1")
     assert not registry.claim_orphan_location("img", stale, liveness=dead_w1)
-    assert not registry.kill_orphan_upload("img", liveness=dead_w1)
+    assert not registry.fail_orphan_upload("img", recorded=None, to_status="killed",
+                                           liveness=dead_w1)
     image = registry.get("img")
     assert image.status == "active"
     assert image.locations == [Location("file", "img", "active", None)]
@@ -97,8 +100,29 @@ def test_a_gone_process_upload_is_taken_over_once(registry: Registry) -> None:
     assert results.count(True) == 1
     holder = registry.get("img").locations[0].worker
     assert registry.forget_location("img", "file", worker=holder)
-    assert registry.kill_orphan_upload("img", liveness=dead_w1)
+    assert registry.fail_orphan_upload("img", recorded=None, to_status="killed",
+                                           liveness=dead_w1)
     assert registry.get("img").status == "killed"
+
+
+def test_an_orphan_upload_fails_to_the_status_its_upload_recorded(registry: Registry) -> None:
+    """A v2 upload records that it fails back to queued; recovery after its process is gone
+    applies that, with the values given, and only while the recorded status is unchanged."""
+    queued(registry)
+    registry.start_write("img", store="file", worker="w1", from_status="queued",
+                         to_status="saving",
+                         values={"size": 10, "failed_upload_status": "queued"})
+    assert registry.get("img").failed_upload_status == "queued"
+    dead_w1 = as_seen_by("w2", "w1")
+    [(_, location)] = registry.orphan_locations(dead_w1)
+    assert registry.claim_orphan_location("img", location, liveness=dead_w1)
+    assert registry.forget_location("img", "file", worker="w2")
+    assert not registry.fail_orphan_upload("img", recorded=None, to_status="killed",
+                                           liveness=dead_w1)  # not what the upload said
+    assert registry.fail_orphan_upload("img", recorded="queued", to_status="queued",
+                                       values={"size": None}, liveness=dead_w1)
+    image = registry.get("img")
+    assert (image.status, image.size, image.locations) == ("queued", None, [])
 
 
 def test_a_write_records_its_holder_and_a_failed_write_goes_back(registry: Registry) -> None:

@@ -140,11 +140,7 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
     if request.headers.get("Content-Type") and request.content_type != "application/json":
         raise exception.UnsupportedMediaType(
             f"Content-Type {request.content_type} is not supported; use application/json")
-    try:
-        body = await read_json(request, MAX_BODY_BYTES)
-    except RecursionError:
-        raise exception.BadRequest("Malformed JSON in request body: nested too deeply") \
-            from None
+    body = await read_json(request, MAX_BODY_BYTES)
     if not isinstance(body, dict):
         raise exception.BadRequest("The body must be a JSON object")
     return body

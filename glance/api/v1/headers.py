@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping
 
 from glance.api.params import nonnegative_int
 from glance.common import exception
-from glance.domain import Field, Image, v1_fields, v1_names
+from glance.domain import BY_NAME, Field, Image, v1_fields, v1_names
 
 META_PREFIX = "x-image-meta-"
 PROPERTY_PREFIX = "x-image-meta-property-"
@@ -28,6 +29,25 @@ FALSE_STRINGS = frozenset({"false", "off", "0", "no"})
 # What a boolean header may also say for false: python-glanceclient 2.x's v1 CLI sends
 # `x-image-meta-is_public: None` when --is-public is not given, and an empty header is empty.
 ABSENT_STRINGS = frozenset({"none", ""})
+# What a header value cannot carry (control characters but tab), and what a header name
+# cannot (anything but a token's characters). Values written before control characters were
+# refused may hold them: they go out percent-encoded, so that v1 always answers.
+UNSENDABLE_IN_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+UNSENDABLE_IN_NAME = re.compile(r"[^!#$%&'*+\-.^_`|~0-9A-Za-z]")
+
+
+def _percent_encoded(match: re.Match[str]) -> str:
+    return "".join(f"%{byte:02X}" for byte in match.group().encode("utf-8", "surrogatepass"))
+
+
+def sendable_value(text: str) -> str:
+    """``text`` as a header value: control characters (but tab) percent-encoded."""
+    return UNSENDABLE_IN_VALUE.sub(_percent_encoded, text)
+
+
+def sendable_name(text: str) -> str:
+    """``text`` as part of a header name: every character outside a token percent-encoded."""
+    return UNSENDABLE_IN_NAME.sub(_percent_encoded, text)
 
 
 def parse_bool(value: str, what: str) -> bool:
@@ -79,7 +99,7 @@ def parse_meta_headers(headers: Mapping[str, str]) -> MetaHeaders:
         elif value == "":
             meta.fields[key] = None
         elif key in INT_FIELDS:
-            meta.fields[key] = nonnegative_int(value, raw_name)
+            meta.fields[key] = nonnegative_int(value, raw_name, BY_NAME[key].maximum)
         else:
             meta.fields[key] = value
     return meta
@@ -94,7 +114,7 @@ def _field_value(image: Image, field: Field) -> Any:
 def _header_text(value: Any) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
-    return str(value)  # booleans become True/False, as v1 always wrote them
+    return sendable_value(str(value))  # booleans become True/False, as v1 always wrote them
 
 
 def image_headers(image: Image) -> dict[str, str]:
@@ -105,7 +125,7 @@ def image_headers(image: Image) -> dict[str, str]:
         if value is not None:
             headers[META_PREFIX + shown.v1_name] = _header_text(value)
     for key, value in image.properties.items():
-        headers[PROPERTY_PREFIX + key] = value
+        headers[PROPERTY_PREFIX + sendable_name(key)] = sendable_value(value)
     if image.checksum:
         headers["ETag"] = image.checksum
     return headers

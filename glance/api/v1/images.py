@@ -26,7 +26,7 @@ from glance.api.v1.headers import (
     parse_meta_headers,
 )
 from glance.common import exception
-from glance.domain import FIELDS, Image, ImageQuery
+from glance.domain import BY_NAME, FIELDS, Image, ImageQuery
 from glance.service import Change, Claims, NewImage, Source
 
 PREFIXES: tuple[str, ...] = ("", "/v1", "/v1.0", "/v1.1")
@@ -41,13 +41,15 @@ def _parse_query(request: web.Request) -> ImageQuery:
     for field in FIELDS:
         if field.v1_filter and field.name in params:
             value = params[field.name]
-            query.exact[field.name] = (nonnegative_int(value, field.name) if field.kind == "int"
+            query.exact[field.name] = (nonnegative_int(value, field.name, field.maximum)
+                                       if field.kind == "int"
                                        else _bool_param(value, field.name)
                                        if field.kind == "bool" else value)
+    largest = BY_NAME["size"].maximum
     if "size_min" in params:
-        query.size_min = nonnegative_int(params["size_min"], "size_min")
+        query.size_min = nonnegative_int(params["size_min"], "size_min", largest)
     if "size_max" in params:
-        query.size_max = nonnegative_int(params["size_max"], "size_max")
+        query.size_max = nonnegative_int(params["size_max"], "size_max", largest)
     for key, value in params.items():
         if key.startswith("property-") and len(key) > len("property-"):
             query.properties[key[len("property-"):]] = value

@@ -15,6 +15,7 @@ from glance.api.v2.views import image_view
 from glance.common import exception
 from glance.domain import (
     ANY_MEMBERSHIP,
+    BY_NAME,
     MEMBER_STATUSES,
     STATUSES,
     TIME_OPERATORS,
@@ -122,7 +123,7 @@ def parse_list_query(request: web.Request) -> ImageQuery:
             query.exact[key] = params[key]
     for key in _INT_FILTERS:
         if key in params:
-            query.exact[key] = nonnegative_int(params[key], key)
+            query.exact[key] = nonnegative_int(params[key], key, BY_NAME[key].maximum)
     if "visibility" in params:
         visibility = params["visibility"]
         if visibility not in (*VISIBILITIES, "all"):
@@ -135,10 +136,11 @@ def parse_list_query(request: web.Request) -> ImageQuery:
             raise exception.BadRequest(f"Invalid status value: {status}")
         query.membership = ANY_MEMBERSHIP if status == "all" else status
     query.tags = params.getall("tag", [])
+    largest = BY_NAME["size"].maximum
     if "size_min" in params:
-        query.size_min = nonnegative_int(params["size_min"], "size_min")
+        query.size_min = nonnegative_int(params["size_min"], "size_min", largest)
     if "size_max" in params:
-        query.size_max = nonnegative_int(params["size_max"], "size_max")
+        query.size_max = nonnegative_int(params["size_max"], "size_max", largest)
     for key in _TIME_FILTERS:
         for value in params.getall(key, []):
             op, rest = _split_op(value, TIME_OPERATORS)
