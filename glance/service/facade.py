@@ -126,6 +126,8 @@ class ImageService:
             await asyncio.to_thread(core.cache.prepare)
             core.spawn(cache.prefetcher(core))
         self._keep_alive = asyncio.get_running_loop().create_task(recovery.keep_alive(core))
+        if core.settings.delayed_delete:
+            core.spawn(upkeep.scrubber(core))  # data of images deleted scrub_time ago
 
     async def close(self) -> None:
         core = self.core
