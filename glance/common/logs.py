@@ -40,23 +40,6 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-class ClientErrorFilter(logging.Filter):
-    """aiohttp logs a request it cannot parse (a client's fault: 400) at ERROR with a
-    traceback; such a record becomes one WARNING line, without the traceback."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        error = record.exc_info[1] if record.exc_info else None
-        code = getattr(error, "code", None)
-        if error is not None and isinstance(code, int) and 400 <= code < 500:
-            detail = " ".join(str(getattr(error, "message", "") or error).split())
-            record.args = (record.getMessage(), detail[:300])
-            record.msg = "%s: %s"
-            record.exc_info = None
-            record.exc_text = None
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
-        return True
-
-
 def configure_logging(level: str, log_format: str) -> None:
     """Send every log line to stderr at ``level``, formatted as ``log_format``."""
     handler = logging.StreamHandler(sys.stderr)
@@ -68,6 +51,3 @@ def configure_logging(level: str, log_format: str) -> None:
     root.addHandler(handler)
     root.setLevel(level.upper())
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    aiohttp_server = logging.getLogger("aiohttp.server")
-    if not any(isinstance(f, ClientErrorFilter) for f in aiohttp_server.filters):
-        aiohttp_server.addFilter(ClientErrorFilter())

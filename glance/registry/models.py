@@ -131,6 +131,18 @@ class WorkerRow(Base):
     heartbeat_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class DownloadTicketRow(Base):
+    """A single-use link to one image's data for one caller (the console's downloads)."""
+
+    __tablename__ = "download_tickets"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the ticket
+    image_id: Mapped[str] = mapped_column(String(64))
+    caller: Mapped[str] = mapped_column(Text)  # JSON: project, user, roles, admin
+    filename: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
 # -- metadata definitions (metadefs) ---------------------------------------------------------
 
 class MetadefNamespaceRow(Base):

@@ -34,6 +34,7 @@ from glance.service.imports import Source
 from glance.service.members import Members
 from glance.service.metadefs import Metadefs
 from glance.service.pipeline import discard_data
+from glance.service.tickets import DownloadTickets
 from glance.stores import Store, unique_stores
 from glance.stores.base import Chunk
 
@@ -94,6 +95,7 @@ class ImageService:
         self.core = Core(settings, registry, stores, staging, web_source, image_cache, metrics)
         self.sharing = Members(self.core)  # v1 and v2 members
         self.metadefs = Metadefs(self.core)  # metadata definitions
+        self.tickets = DownloadTickets(self.core)  # the console's download links
         self.upkeep = upkeep.Upkeep(self.core)  # verify, orphans, scrub (admin commands)
         self._keep_alive: asyncio.Task[None] | None = None
 

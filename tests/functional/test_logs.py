@@ -91,8 +91,8 @@ def test_one_access_line_per_request_and_no_client_tracebacks(text_server: Runni
     for name in ids:  # exactly one line per request
         assert log.count(ids[name]) == 1, name
     assert "Traceback" not in log
-    assert re.search(r"WARNING aiohttp\.server: Error handling request from 127\.0\.0\.1: "
-                     r"Invalid header token", log)
+    assert len(re.findall(r"(?m)^.* (INFO|WARNING) .*127\.0\.0\.1: Invalid header token.*$",
+                          log)) == 1
 
 
 def test_json_log_format_one_object_per_line(tmp_path: Path) -> None:
@@ -112,6 +112,6 @@ def test_json_log_format_one_object_per_line(tmp_path: Path) -> None:
     download = access[answers["download"].headers["x-openstack-request-id"]]
     assert download["bytes_out"] == 123457
     assert any(r["message"] == "glance-api stopped" for r in records)
-    bad = [r for r in records if r["logger"] == "aiohttp.server"]
-    assert len(bad) == 1 and bad[0]["level"] == "WARNING" and "traceback" not in bad[0]
+    bad = [r for r in records if "Invalid header token" in r["message"]]
+    assert len(bad) == 1 and bad[0]["level"] in ("INFO", "WARNING")
     assert not any("traceback" in r for r in records)

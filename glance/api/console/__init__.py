@@ -11,7 +11,8 @@ client. What the v2 API cannot do for a browser is done here:
 - ``POST /console/api/downloads`` then ``GET /console/download/{ticket}/{image_id}``: a
   download the browser can stream straight to disk with no token in the URL. The ticket is
   random, single-use, bound to one image and to the caller, valid for a minute, and kept
-  only in this process's memory; the GET is answered by the v2 download handler itself.
+  (as its SHA-256) in the registry, so any worker or server can spend it
+  (``glance.service.tickets``); the GET is answered by the v2 download handler itself.
 
 The pages and these endpoints authenticate themselves, so requests routed to them skip the
 context middleware (which would answer 401 before the sign-in page could load).
@@ -21,8 +22,6 @@ from __future__ import annotations
 
 import mimetypes
 import re
-import secrets
-import time
 import unicodedata
 from dataclasses import dataclass
 from hashlib import sha256
@@ -40,25 +39,14 @@ from glance.api.util import SERVICE_KEY, SETTINGS_KEY
 from glance.api.v2 import images as v2_images
 from glance.common import exception
 from glance.context import RequestContext
+from glance.service.tickets import TICKET_SECONDS
 
 STATIC_DIR = Path(__file__).with_name("static")
-TICKET_SECONDS = 60.0
-MAX_TICKETS = 10000
 MAX_BODY_BYTES = 8192
 MAX_FIELD = 255
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'; "
        "frame-ancestors 'none'")
-
-
-@dataclass(frozen=True)
-class Ticket:
-    """One pending download: who asked, for which image, until when."""
-
-    context: RequestContext
-    image_id: str
-    filename: str
-    expires: float
 
 
 @dataclass(frozen=True)
@@ -75,28 +63,8 @@ class ConsoleState:
 
     def __init__(self) -> None:
         self.assets: dict[str, Asset] = load_assets(STATIC_DIR)
-        self.tickets: dict[str, Ticket] = {}
         self.keystone: httpx.AsyncClient | None = None
         self.resources: set[web.AbstractResource] = set()
-
-    def take_ticket(self, ticket_id: str, image_id: str) -> Ticket | None:
-        """The ticket, removed (single use); None when unknown, expired or for another image."""
-        now = time.monotonic()
-        ticket = self.tickets.pop(ticket_id, None)
-        if ticket is None or ticket.expires < now or ticket.image_id != image_id:
-            return None
-        return ticket
-
-    def add_ticket(self, ticket: Ticket) -> str:
-        now = time.monotonic()
-        if len(self.tickets) >= MAX_TICKETS:
-            self.tickets = {k: t for k, t in self.tickets.items() if t.expires >= now}
-            if len(self.tickets) >= MAX_TICKETS:
-                raise exception.LimitExceeded("Too many downloads pending; try again shortly",
-                                              retry=int(TICKET_SECONDS))
-        ticket_id = secrets.token_urlsafe(32)
-        self.tickets[ticket_id] = ticket
-        return ticket_id
 
 
 CONSOLE_KEY: web.AppKey[ConsoleState] = web.AppKey("console", ConsoleState)
@@ -257,9 +225,8 @@ async def create_download(request: web.Request) -> web.Response:
         raise exception.Conflict(f"Image {image_id} has no data to download ({image.status})")
     if image.status == "deactivated" and not ctx.is_admin:
         raise exception.Forbidden("The image is deactivated; its data cannot be downloaded")
-    ticket = Ticket(ctx, image.id, _filename(image.name, image.id, image.disk_format),
-                    time.monotonic() + TICKET_SECONDS)
-    ticket_id = _state(request).add_ticket(ticket)
+    ticket_id = await request.app[SERVICE_KEY].tickets.issue(
+        ctx, image.id, _filename(image.name, image.id, image.disk_format))
     return web.json_response(
         {"url": f"/console/download/{ticket_id}/{image.id}", "expires_in": int(TICKET_SECONDS)},
         status=201, headers={"Cache-Control": "no-store"})
@@ -267,8 +234,8 @@ async def create_download(request: web.Request) -> web.Response:
 
 async def download(request: web.Request) -> web.StreamResponse:
     """Spend a ticket: the v2 download handler answers, as the caller who asked for it."""
-    ticket = _state(request).take_ticket(request.match_info["ticket"],
-                                         request.match_info["image_id"])
+    ticket = await request.app[SERVICE_KEY].tickets.spend(request.match_info["ticket"],
+                                                          request.match_info["image_id"])
     if ticket is None:
         raise exception.NotFound("This download link is unknown, used or expired; start the "
                                  "download again from the console")
