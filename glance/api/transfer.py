@@ -113,8 +113,9 @@ async def send_download(request: web.Request, response: web.StreamResponse,
         await send_bytes(request, response, download)
     finally:
         in_flight.dec()
-    if request.method != "HEAD" and response.content_length:
-        metrics.bytes_downloaded.inc(response.content_length)
+    sent = response.content_length or 0 if request.method != "HEAD" else 0
+    request["bytes_sent"] = sent
+    metrics.bytes_downloaded.inc(sent)
     return response
 
 
@@ -140,21 +141,27 @@ async def send_bytes(request: web.Request, response: web.StreamResponse,
         if requested is not None:
             response.set_status(206)
             response.headers["Content-Range"] = f"bytes {offset}-{offset + length - 1}/{total}"
+        chunks = download.read(offset, length) if sending and fobj is None else None
+        # a store that fails before the first byte still gets an answer (503 …)
+        first = await anext(chunks, b"") if chunks is not None else b""
         await response.prepare(request)
         try:
             if fobj is not None:
                 await _sendfile(request, response, fobj, offset, length)
-            elif sending:
-                async for chunk in download.read(offset, length):
+            elif chunks is not None:
+                await response.write(first)
+                async for chunk in chunks:
                     await response.write(chunk)
             await response.write_eof()
         except ConnectionError as exc:
             LOG.info("%s %s: the client went away during the download (%s)", request.method,
                      request.path, type(exc).__name__)
             _abort(request)
-        except exception.GlanceException as exc:  # a store failing mid-stream
-            LOG.error("%s %s: the download failed after it began: %s", request.method,
-                      request.path, exc)
+        except exception.GlanceException as exc:
+            # the status is sent: cut the connection, so that the client sees a body shorter
+            # than its Content-Length, never a complete-looking one (or an error inside it)
+            LOG.error("%s %s: the store failed after the headers were sent (%s): connection "
+                      "closed", request.method, request.path, exc)
             _abort(request)
     finally:
         if fobj is not None:

@@ -113,6 +113,20 @@ class NamespaceQuery:
     viewer_is_admin: bool = False
 
 
+ITEM_SORT_KEYS: tuple[str, ...] = ("name", "created_at", "updated_at")
+
+
+@dataclass(frozen=True)
+class ItemPage:
+    """Which objects or tags of a namespace to list: by name unless said otherwise, from
+    after the one named ``marker``, at most ``limit`` (None: all)."""
+
+    limit: int | None = None
+    marker: str | None = None
+    sort_key: str = "name"
+    sort_dir: str = "asc"
+
+
 # -- checks ---------------------------------------------------------------------------------
 
 def _bad(message: str) -> exception.BadRequest:

@@ -15,6 +15,7 @@ from glance.domain import utcnow
 from glance.domain.metadefs import (
     Association,
     Definition,
+    ItemPage,
     Namespace,
     NamespaceQuery,
     ObjectDef,
@@ -124,10 +125,30 @@ class Metadefs(RegistryCore):
                           items(PropertyDef), items(ObjectDef), items(TagDef))
 
     @staticmethod
-    def _item_rows(session: Session, namespace_id: int, kind: type[Any]) -> Iterator[Any]:
-        row_class = ITEM_ROWS[kind]
-        return iter(session.scalars(select(row_class).where(
-            row_class.namespace_id == namespace_id).order_by(row_class.name)))
+    def _item_rows(session: Session, namespace_id: int, kind: type[Any],
+                   page: ItemPage | None = None) -> Iterator[Any]:
+        """The rows of one kind of item of a namespace, in ``page``'s order (by name)."""
+        row_class: Any = ITEM_ROWS[kind]
+        page = page or ItemPage()
+        stmt = select(row_class).where(row_class.namespace_id == namespace_id)
+        column = getattr(row_class, page.sort_key)
+        descending = page.sort_dir == "desc"
+        if page.marker is not None:
+            marker = session.scalars(stmt.where(row_class.name == page.marker)).first()
+            if marker is None:
+                raise exception.NotFound(f"Marker {page.marker}: no such "
+                                         f"{ITEM_WORDS[kind]} in this namespace")
+            value = getattr(marker, page.sort_key)
+            stmt = stmt.where(or_(
+                column < value if descending else column > value,
+                and_(column == value,
+                     row_class.id < marker.id if descending else row_class.id > marker.id)))
+        order = ((column.desc(), row_class.id.desc()) if descending
+                 else (column.asc(), row_class.id.asc()))
+        stmt = stmt.order_by(*order)
+        if page.limit is not None:
+            stmt = stmt.limit(page.limit)
+        return iter(session.scalars(stmt))
 
     def create_definition(self, *, definition: Definition) -> Definition:
         """Record a new namespace and its contents; Duplicate when the name is taken."""
@@ -242,11 +263,13 @@ class Metadefs(RegistryCore):
 
     # -- objects, properties and tags ---------------------------------------------------------
 
-    def items(self, *, namespace: str, kind: type[ItemT]) -> list[ItemT]:
-        """The namespace's objects, properties or tags (``kind``), by name."""
+    def items(self, *, namespace: str, kind: type[ItemT],
+              page: ItemPage | None = None) -> list[ItemT]:
+        """The namespace's objects, properties or tags (``kind``): all by name, or ``page``."""
         with self._read() as session:
             row = self._namespace_row(session, namespace)
-            return [cast(ItemT, item_of(r)) for r in self._item_rows(session, row.id, kind)]
+            return [cast(ItemT, item_of(r))
+                    for r in self._item_rows(session, row.id, kind, page)]
 
     @staticmethod
     def _item_row(session: Session, namespace: NS, kind: type[Any], name: str) -> Any:

@@ -17,6 +17,7 @@ from glance.context import RequestContext
 from glance.domain.metadefs import (
     Association,
     Definition,
+    ItemPage,
     ItemT,
     Namespace,
     NamespaceQuery,
@@ -128,9 +129,11 @@ class Metadefs:
 
     # -- objects, properties, tags ----------------------------------------------------------
 
-    async def items(self, ctx: RequestContext, name: str, kind: type[ItemT]) -> list[ItemT]:
+    async def items(self, ctx: RequestContext, name: str, kind: type[ItemT],
+                    page: ItemPage | None = None) -> list[ItemT]:
         await self._visible(ctx, name)
-        return await self.core.db(self.core.registry.items, namespace=name, kind=kind)
+        return await self.core.db(self.core.registry.items, namespace=name, kind=kind,
+                                  page=page)
 
     async def item(self, ctx: RequestContext, name: str, kind: type[ItemT],
                    item_name: str) -> ItemT:

@@ -351,6 +351,26 @@ def test_tags_one_many_append_rename_delete(http):
     assert http.get(path).json()["tags"] == []
 
 
+def test_objects_and_tags_lists_page(http):
+    ns = create(http, tags=[{"name": n} for n in ("d", "b", "a", "c")],
+                objects=[{"name": n} for n in ("o2", "o1", "o3")])
+    path = f"{NS}/{ns['namespace']}"
+    page = http.get(f"{path}/tags", params={"limit": 3}).json()
+    assert [t["name"] for t in page["tags"]] == ["a", "b", "c"]
+    rest = http.get(page["next"]).json()
+    assert [t["name"] for t in rest["tags"]] == ["d"] and "next" not in rest
+    desc = http.get(f"{path}/tags", params={"sort_dir": "desc", "marker": "c"}).json()
+    assert [t["name"] for t in desc["tags"]] == ["b", "a"]
+    page = valid(http, "objects", http.get(f"{path}/objects", params={"limit": 2}).json())
+    assert [o["name"] for o in page["objects"]] == ["o1", "o2"]
+    assert [o["name"] for o in http.get(page["next"]).json()["objects"]] == ["o3"]
+    by_time = http.get(f"{path}/objects", params={"sort_key": "created_at"}).json()
+    assert len(by_time["objects"]) == 3
+    for bad in ({"sort_key": "size"}, {"sort_dir": "sideways"}, {"limit": "x"}):
+        assert http.get(f"{path}/tags", params=bad).status_code == 400, bad
+    assert http.get(f"{path}/tags", params={"marker": "zz"}).status_code == 404
+
+
 def test_resource_type_associations(http):
     path = f"{NS}/{create(http)['namespace']}/resource_types"
     body = {"name": "OS::Nova::Server", "prefix": "srv_", "properties_target": "metadata"}

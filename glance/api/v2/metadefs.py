@@ -55,6 +55,31 @@ def _query(request: web.Request) -> metadefs.NamespaceQuery:
         resource_types=tuple(t for t in query.get("resource_types", "").split(",") if t))
 
 
+def item_page(request: web.Request) -> metadefs.ItemPage:
+    """Which objects or tags a list request asks for: ``limit``, ``marker`` (a name),
+    ``sort_key`` (name, created_at, updated_at) and ``sort_dir`` (asc unless said)."""
+    query = request.query
+    sort_key = query.get("sort_key", "name")
+    if sort_key not in metadefs.ITEM_SORT_KEYS:
+        raise exception.BadRequest(f"Unsupported sort_key {sort_key!r}. Acceptable values: "
+                                   f"{', '.join(metadefs.ITEM_SORT_KEYS)}")
+    limit = None
+    if "limit" in query:
+        limit = min(params.nonnegative_int(query["limit"], "limit"),
+                    settings(request).api_limit_max)
+    return metadefs.ItemPage(limit=limit, marker=query.get("marker"), sort_key=sort_key,
+                             sort_dir=params.sort_dir(query.get("sort_dir", "asc")))
+
+
+def next_link(request: web.Request, count: int, limit: int | None,
+              last: str | None) -> dict[str, str]:
+    """``{"next": …}`` when a page is full: the same request from after ``last``."""
+    if limit is None or not count or count < limit or last is None:
+        return {}
+    kept = [(k, v) for k, v in request.query.items() if k != "marker"]
+    return {"next": f"{request.rel_url.raw_path}?{urlencode([*kept, ('marker', last)])}"}
+
+
 async def list_namespaces(request: web.Request) -> web.Response:
     no_body(request)
     query = _query(request)

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from glance.api.util import context, service
 from glance.api.v2.bodies import answer, no_body
-from glance.api.v2.metadefs import definition_body, namespace_name
+from glance.api.v2.metadefs import definition_body, item_page, namespace_name, next_link
 from glance.api.v2.metadefs_views import object_view, property_view, tag_view
 from glance.domain import metadefs
 from glance.domain.metadefs import ObjectDef, PropertyDef, TagDef
@@ -33,10 +33,12 @@ def _gone() -> web.Response:
 
 async def list_objects(request: web.Request) -> web.Response:
     no_body(request)
-    name = namespace_name(request)
-    found = await service(request).metadefs.items(context(request), name, ObjectDef)
+    name, page = namespace_name(request), item_page(request)
+    found = await service(request).metadefs.items(context(request), name, ObjectDef, page)
     return answer({"objects": [object_view(name, o) for o in found],
-                   "schema": "/v2/schemas/metadefs/objects"})
+                   "schema": "/v2/schemas/metadefs/objects",
+                   **next_link(request, len(found), page.limit,
+                               found[-1].name if found else None)})
 
 
 async def create_object(request: web.Request) -> web.Response:
@@ -128,9 +130,12 @@ async def delete_properties(request: web.Request) -> web.Response:
 
 async def list_tags(request: web.Request) -> web.Response:
     no_body(request)
+    page = item_page(request)
     found = await service(request).metadefs.items(context(request), namespace_name(request),
-                                                  TagDef)
-    return answer({"tags": [tag_view(t) for t in found]})
+                                                  TagDef, page)
+    return answer({"tags": [tag_view(t) for t in found],
+                   **next_link(request, len(found), page.limit,
+                               found[-1].name if found else None)})
 
 
 async def create_tags(request: web.Request) -> web.Response:
