@@ -26,7 +26,7 @@ from glance.domain import (
     validate_image_id,
 )
 from glance.registry import Registry
-from glance.service import access, cache, copies, data, health, imports, recovery
+from glance.service import access, cache, copies, data, health, imports, recovery, tasks
 from glance.service.core import Core
 from glance.service.data import Download, Upload
 from glance.service.imports import Source
@@ -187,6 +187,25 @@ class ImageService:
         await self.core.get(ctx, image_id)
         return await self.core.db(self.core.registry.image_tasks, image_id)
 
+    async def create_task(self, ctx: RequestContext, task_type: Any, task_input: Any,
+                          new: NewImage) -> Task:
+        """A legacy ``import`` task (POST /v2/tasks): a new image (``new``) filled by
+        web-download from the input's import_from (400 before anything exists if bad)."""
+        url = await tasks.check_import_input(self.core, task_type, task_input)
+        image = await self.create(ctx, new, property_quota=True)
+        try:
+            return await tasks.start_import_task(self.core, ctx, image, url, task_input)
+        except BaseException:
+            await asyncio.shield(self.core.db(self.core.registry.mark_deleted, image.id,
+                                              worker=self.core.worker, from_=image.status))
+            raise
+
+    async def get_task(self, ctx: RequestContext, task_id: str) -> Task:
+        return await tasks.get_task(self.core, ctx, task_id)
+
+    async def list_tasks(self, ctx: RequestContext, query: tasks.TaskQuery) -> list[Task]:
+        return await tasks.list_tasks(self.core, ctx, query)
+
     async def readiness(self) -> list[health.Check]:
         """Whether the registry and each store answer, each timed (see ``health``)."""
         return await health.readiness(self.core)
@@ -320,8 +339,8 @@ class ImageService:
 
     async def import_image(self, ctx: RequestContext, image_id: str, method: str,
                            uri: str | None = None, stores: list[str] | None = None,
-                           all_stores: bool = False,
-                           all_stores_must_succeed: bool = True) -> Task | None:
+                           all_stores: bool = False, all_stores_must_succeed: bool = True,
+                           params: dict[str, Any] | None = None) -> Task | None:
         """Start importing data into an image, in ``stores`` (or every writable store, or
         the default one); the work runs as a task in the background. copy-image copies an
         active image into the stores it is not in yet; None when there is nothing to copy."""
@@ -331,7 +350,7 @@ class ImageService:
                                            all_stores_must_succeed)
         targets = imports.import_targets(self.core, stores, all_stores)
         return await imports.start_import(self.core, ctx, image, method, uri, targets,
-                                          all_stores_must_succeed)
+                                          all_stores_must_succeed, params=params)
 
     async def delete(self, ctx: RequestContext, image_id: str) -> None:
         """Delete an image and its data (403 when protected)."""
