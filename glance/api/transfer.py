@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import re
 from typing import AsyncIterator
@@ -16,6 +17,7 @@ from glance.common import exception
 from glance.domain import is_storable
 from glance.service import Download
 
+LOG = logging.getLogger(__name__)
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
@@ -111,8 +113,9 @@ async def send_download(request: web.Request, response: web.StreamResponse,
         await send_bytes(request, response, download)
     finally:
         in_flight.dec()
-    if request.method != "HEAD" and response.content_length:
-        metrics.bytes_downloaded.inc(response.content_length)
+    sent = response.content_length or 0 if request.method != "HEAD" else 0
+    request["bytes_sent"] = sent
+    metrics.bytes_downloaded.inc(sent)
     return response
 
 
@@ -130,14 +133,28 @@ async def send_bytes(request: web.Request, response: web.StreamResponse,
     if requested is not None:
         response.set_status(206)
         response.headers["Content-Range"] = f"bytes {offset}-{offset + length - 1}/{total}"
-    await response.prepare(request)
-    if request.method != "HEAD" and length > 0:
-        path = download.local_path
-        if path is not None:
-            await _sendfile(request, response, path, offset, length)
-        else:
-            async for chunk in download.read(offset, length):
+    if request.method == "HEAD" or length == 0:
+        await response.prepare(request)
+    elif (path := download.local_path) is not None:
+        await response.prepare(request)
+        await _sendfile(request, response, path, offset, length)
+    else:
+        chunks = download.read(offset, length)
+        # a store that fails before the first byte still gets an answer (503 …)
+        first = await anext(chunks, b"")
+        await response.prepare(request)
+        try:
+            await response.write(first)
+            async for chunk in chunks:
                 await response.write(chunk)
+        except exception.GlanceException as exc:
+            # the status is sent: cut the connection, so that the client sees a body shorter
+            # than its Content-Length, never a complete-looking one (or an error inside it)
+            LOG.error("%s %s: the store failed after the headers were sent (%s): connection "
+                      "closed", request.method, request.path, exc)
+            if request.transport is not None:
+                request.transport.close()
+            return response
     await response.write_eof()
     return response
 
