@@ -49,17 +49,22 @@ def test_two_uploads_into_one_image_one_wins(racing_server: RunningServer) -> No
     payloads = [os.urandom(2 << 20) for _ in range(2)]
     barrier = threading.Barrier(2)
 
-    def upload(index: int) -> httpx.Response:
+    def upload(index: int) -> httpx.Response | str:
         data = payloads[index]
         barrier.wait()
         # both have begun before either ends: the second half follows a pause
-        return httpx.put(f"{racing_server.url}/v2/images/{image['id']}/file", headers=OCTET,
-                         content=slow_body([data[:1 << 20], data[1 << 20:]], 0.5),
-                         timeout=60)
+        try:
+            return httpx.put(f"{racing_server.url}/v2/images/{image['id']}/file",
+                             headers=OCTET, timeout=60,
+                             content=slow_body([data[:1 << 20], data[1 << 20:]], 0.5))
+        except httpx.TransportError as exc:  # shown by the assertion below
+            return f"{type(exc).__name__}: {exc}"
 
     with ThreadPoolExecutor(2) as pool:
-        answers = list(pool.map(upload, range(2)))
-    assert sorted(r.status_code for r in answers) == [204, 409], [r.text for r in answers]
+        results = list(pool.map(upload, range(2)))
+    answers = [r for r in results if isinstance(r, httpx.Response)]
+    assert sorted(r.status_code for r in answers) == [204, 409], (
+        results, [r.text for r in answers], racing_server.log()[-3000:])
     winner = payloads[[r.status_code for r in answers].index(204)]
     with httpx.Client(base_url=racing_server.url, timeout=60) as http:
         shown = show(http, image["id"])
