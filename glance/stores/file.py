@@ -24,6 +24,7 @@ class FileStore(Store):
     Every OSError becomes a store error here (a full or unwritable disk: 503)."""
 
     driver = "file"
+    listable = True
     vendor_errors = (OSError,)
 
     def __init__(self, name: str, directory: str, *, fsync: bool, read_chunk_size: int) -> None:
@@ -124,6 +125,13 @@ class FileStore(Store):
     async def _stat(self, key: str) -> StoredObject:
         path = self._path(key)
         return StoredObject(key=key, size=(await asyncio.to_thread(path.stat)).st_size)
+
+    async def _list_keys(self) -> list[str]:
+        def names() -> list[str]:
+            with os.scandir(self.directory) as entries:
+                return [e.name for e in entries
+                        if not e.name.endswith(PART_SUFFIX) and e.is_file(follow_symlinks=False)]
+        return await asyncio.to_thread(names)
 
     async def _check(self) -> None:
         """The directory is there and writable (a missing mount is not 'no such key')."""
