@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from glance.cache.entries import Hasher, Identity
 from glance.common import exception
 from glance.common.hashing import new_hash, parse_algorithm
 from glance.service import NewImage, Upload
@@ -58,3 +59,24 @@ def test_unusable_algorithms_are_refused(name: str) -> None:
 def test_names_are_case_insensitive() -> None:
     assert parse_algorithm(" SHA256 ") == "sha256"
     assert new_hash("Blake2b").digest_size == 64
+
+
+def test_the_cache_verifies_by_the_image_s_own_algorithm() -> None:
+    def check(identity: Identity, data: bytes) -> str | None:
+        hasher = Hasher(identity)
+        for h in (hasher.md5, hasher.other):
+            if h is not None:
+                h.update(data)
+        hasher.size = len(data)
+        return hasher.mismatch()
+
+    value = hashlib.sha3_256(DATA).hexdigest()
+    assert check(Identity(len(DATA), None, "sha3_256", value), DATA) is None
+    wrong = check(Identity(len(DATA), None, "sha3_256", value), os.urandom(len(DATA)))
+    assert wrong == "sha3_256 mismatch"
+    # an algorithm this machine lacks: the MD5 verifies, or nothing can (never cached)
+    md5 = hashlib.md5(DATA).hexdigest()
+    assert Identity(len(DATA), md5, "md6", "00").verifiable
+    assert check(Identity(len(DATA), md5, "md6", "00"), DATA) is None
+    assert not Identity(len(DATA), None, "md6", "00").verifiable
+    assert not Identity(len(DATA), None, "shake_128", "00").verifiable
