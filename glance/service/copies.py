@@ -129,9 +129,9 @@ async def copy_one(core: Core, image_id: str, target: Store) -> None:
         await core.db(core.registry.finish_copy, image_id, store=target.name,
                       worker=core.worker, key=stored.key)
 
-    async def undo() -> bool:
+    async def undo(leftovers: bool) -> bool:
         return await core.db(core.registry.forget_location, image_id, target.name,
-                             worker=core.worker)
+                             worker=core.worker, leftovers=leftovers)
 
     await write(core, Write(image_id, target, begin, commit, undo, what="Copy"),
                 read_first(sources),

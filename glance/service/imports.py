@@ -141,9 +141,10 @@ async def stage(core: Core, ctx: RequestContext, image_id: str, chunks: AsyncIte
         await core.db(core.registry.finish_stage, image_id, store=staging.name,
                       worker=core.worker)
 
-    async def undo() -> bool:
+    async def undo(leftovers: bool) -> bool:
         return await core.db(core.registry.abandon_write, image_id, store=staging.name,
-                             worker=core.worker, from_status=UPLOADING, to_status=QUEUED)
+                             worker=core.worker, from_status=UPLOADING, to_status=QUEUED,
+                             leftovers=leftovers)
 
     await write(core, Write(image_id, staging, begin, commit, undo, what="Staging", gone=(
         f"Image {image_id} was deleted while its data was staged; the data was discarded")),

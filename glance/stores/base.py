@@ -35,6 +35,11 @@ class StoreWriteError(exception.StoreError):
     """The store could not write or delete (disk full, permission, backend failure)."""
 
 
+class StoreLeftovers(StoreWriteError):
+    """A put failed and the store could not yet remove what it had written (it went away
+    mid-write): ``discard_partial(key)`` must be called once it is back."""
+
+
 class StoreReadError(exception.StoreError):
     """The store could not read (backend failure, lost connection)."""
 
@@ -87,14 +92,16 @@ class Store(ABC):
     """A named instance of a byte store.
 
     Capabilities: ``writable`` (put and delete work), ``keys_are_urls`` (keys are public
-    http(s) URLs, as registered by v1 locations), ``local_path`` (a local file to send with
-    zero-copy). ``put`` consumes the chunks; if they raise, or the store fails, the partial
-    object is removed before the exception propagates: nothing half-written survives.
+    http(s) URLs, as registered by v1 locations), ``listable`` (``list_keys`` works),
+    ``local_path`` (a local file to send with zero-copy). ``put`` consumes the chunks; if
+    they raise, or the store fails, the partial object is removed before the exception
+    propagates: nothing half-written survives.
     """
 
     driver: ClassVar[str]
     writable: ClassVar[bool] = True
     keys_are_urls: ClassVar[bool] = False
+    listable: ClassVar[bool] = False  # list_keys works
     vendor_errors: ClassVar[tuple[type[BaseException], ...]] = ()
 
     def __init__(self, name: str) -> None:
@@ -145,13 +152,16 @@ class Store(ABC):
             raise StoreWriteError(f"Store {self.name} is read-only")
         source = _Source(chunks)
         started = time.monotonic()
+        failure: exception.GlanceException | None = None
         try:
             try:
                 stored = await self._put(key, source, size_hint)
             except self.vendor_errors as exc:
                 if exc is source.failure:
                     raise
-                raise self.translate(exc, key, "write") from None
+                failure = self.translate(exc, key, "write")
+            if failure is not None:
+                raise await self._after_failed_put(key, failure)
         except BaseException as exc:
             self._observe("put", started, exc)
             raise
@@ -159,6 +169,20 @@ class Store(ABC):
         LOG.debug("store %s: put %s, %d bytes in %.3f s", self.name, key, stored.size,
                   time.monotonic() - started)
         return stored
+
+    async def _after_failed_put(self, key: str,
+                                failure: exception.GlanceException) -> exception.GlanceException:
+        """``failure``, once what the failed put of ``key`` wrote is gone: the driver removed
+        it unless the store failed meanwhile, so look again. StoreLeftovers when the store
+        still cannot be reached."""
+        try:
+            await self._discard_partial(key)
+        except self.vendor_errors as exc:
+            LOG.warning("store %s: cannot remove yet what the failed put of %s left: %s",
+                        self.name, key, self.translate(exc, key, "discard"))
+            return StoreLeftovers(f"{failure}; what it wrote will be removed once the store "
+                                  f"is back")
+        return failure
 
     async def get(self, key: str, offset: int = 0,
                   length: int | None = None) -> AsyncGenerator[bytes, None]:
@@ -246,6 +270,21 @@ class Store(ABC):
             raise error from None
         self._observe("check", started, None)
 
+    async def list_keys(self) -> list[str]:
+        """Every key stored (not the parts of unfinished writes). Raises StoreReadError,
+        also when the store cannot list (``listable`` is False)."""
+        if not self.listable:
+            raise StoreReadError(f"Store {self.name} cannot list what it holds")
+        started = time.monotonic()
+        try:
+            keys = await self._list_keys()
+        except self.vendor_errors as exc:
+            error = self.translate(exc, None, "read")
+            self._observe("list", started, error)
+            raise error from None
+        self._observe("list", started, None)
+        return sorted(key for key in keys if _KEY_RE.match(key))
+
     async def exists(self, key: str) -> bool:
         """Whether ``key`` is stored."""
         try:
@@ -283,6 +322,10 @@ class Store(ABC):
 
     async def _discard_partial(self, key: str) -> None:
         """Remove leftovers of an interrupted put of ``key``."""
+
+    async def _list_keys(self) -> list[str]:
+        """The keys stored (drivers that set ``listable``)."""
+        raise NotImplementedError
 
     async def _check(self) -> None:
         """Ask the backend something cheap (default: the size of a key that is not there)."""

@@ -39,6 +39,7 @@ class S3Store(PartedStore):
     """
 
     driver = "s3"
+    listable = True
     max_parts = 10000  # parts of one multipart upload, at most (S3)
     vendor_errors = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError,
                      OSError)
@@ -77,7 +78,10 @@ class S3Store(PartedStore):
         code = _code(exc)
         if code in _MISSING and key is not None:
             return StoreNotFound(f"{key} is not in store {self.name}")
-        return self.failed(doing, code or str(exc))
+        if not code:  # a connection error names the endpoint: kept for the log only
+            LOG.warning("store %s: %s of %s failed: %s", self.name, doing, key, exc)
+        return self.failed(doing, code or f"the S3 endpoint did not answer "
+                                          f"({type(exc).__name__})")
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -96,6 +100,12 @@ class S3Store(PartedStore):
         except botocore.exceptions.ClientError as exc:
             if _code(exc) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                 raise
+
+    async def _list_keys(self) -> list[str]:
+        def keys() -> list[str]:
+            pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket)
+            return [item["Key"] for page in pages for item in page.get("Contents", [])]
+        return await self._call(keys)
 
     async def _check(self) -> None:
         await self._call(self._client.head_bucket, Bucket=self.bucket)

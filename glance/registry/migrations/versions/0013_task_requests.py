@@ -1,14 +1,14 @@
 """Tasks remember the request that started them and its user (GET /v2/images/{id}/tasks
 shows request_id and user_id).
 
-Revision ID: 0008
+Revision ID: 0013
 Revises: 0012
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
+revision = "0013"
 down_revision = "0012"
 branch_labels = None
 depends_on = None
