@@ -133,7 +133,11 @@ class Settings:
         False, "Let the `web-download` import, v1 `x-image-meta-location` and v1 "
         "`x-glance-api-copy-from` read from loopback, private, link-local and other "
         "non-global addresses (off: such URLs are refused with 400).", parse_bool)
-    # -- glance-download import (tempest-rest) --
+    # -- locations and glance-download import (tempest-rest) --
+    show_multiple_locations: bool = option(
+        False, "Show each image's copies in v2's `locations` (`url`: the URL of an http "
+        "location, `<store>://<key>` for the others; `metadata.store`: the store).",
+        parse_bool)
     glance_download_properties: str = option(
         "hw_*,trait:*,os_distro,os_secure_boot,os_type", "Comma-separated extra properties "
         "(a trailing `*` matches a prefix) a `glance-download` import copies from the remote "
