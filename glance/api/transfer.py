@@ -113,8 +113,9 @@ async def send_download(request: web.Request, response: web.StreamResponse,
         await send_bytes(request, response, download)
     finally:
         in_flight.dec()
-    if request.method != "HEAD" and response.content_length:
-        metrics.bytes_downloaded.inc(response.content_length)
+    sent = response.content_length or 0 if request.method != "HEAD" else 0
+    request["bytes_sent"] = sent
+    metrics.bytes_downloaded.inc(sent)
     return response
 
 

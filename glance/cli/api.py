@@ -10,6 +10,7 @@ from typing import Sequence
 
 from glance import __version__
 from glance.common.exception import ConfigError
+from glance.common.logs import configure_logging
 from glance.config import Settings, add_arguments, flags_from_args, load_settings
 from glance.server.prefork import run_workers
 from glance.server.process import listen, serve
@@ -37,10 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _serve(argv: Sequence[str] | None) -> int:
     settings = parse_settings(argv)
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging(settings.log_level, settings.log_format)
     try:
         sock = listen(settings.host, settings.port)
     except OSError as exc:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from glance.common.logs import parse_log_format
 from glance.config.options import (
     REQUIRED,
     Option,
@@ -131,6 +132,11 @@ class Settings:
         False, "Let the `web-download` import, v1 `x-image-meta-location` and v1 "
         "`x-glance-api-copy-from` read from loopback, private, link-local and other "
         "non-global addresses (off: such URLs are refused with 400).", parse_bool)
+    # -- glance-download import (tempest-rest) --
+    glance_download_properties: str = option(
+        "hw_*,trait:*,os_distro,os_secure_boot,os_type", "Comma-separated extra properties "
+        "(a trailing `*` matches a prefix) a `glance-download` import copies from the remote "
+        "image, besides its disk and container formats.", str)
     image_format_inspection: bool = option(
         True, "Inspect uploaded data (bare containers): refuse with 415, and clean up, data "
         "that is not the declared disk_format (qcow2 declared raw, ...) or is an unsafe disk "
@@ -164,6 +170,19 @@ class Settings:
         None, "While this file exists, `GET /healthcheck` answers 503 `DISABLED BY FILE` "
         "(and `/readyz` 503), so that a load balancer drains this server (as upstream's "
         "`disable_by_file_path`).", str)
+    log_format: str = option(
+        "text", "Format of every log line on stderr: `text`, or `json` (one object per line, "
+        "with the access log's fields as keys, for log shippers).", parse_log_format)
+    access_log: bool = option(
+        True, "Log one line per request (logger `glance.access`): request id, caller "
+        "project, method, path, status, bytes in and out, duration.", parse_bool)
+    delayed_delete: bool = option(
+        False, "Deleting an image with data puts it in `pending_delete` (hidden as deleted) "
+        "and keeps its data for `scrub_time` seconds; then the server's scrubber (or "
+        "`glance admin scrub`) deletes the data (as upstream).", parse_bool)
+    scrub_time: float = option(
+        0.0, "With `delayed_delete`: seconds an image's data is kept after its delete. The "
+        "scrubber looks every `scrub_time / 2` seconds (1 to 60).", float)
     readiness_timeout: float = option(
         5.0, "Seconds `GET /readyz` waits for the registry and each store to answer.",
         parse_positive)

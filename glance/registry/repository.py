@@ -11,6 +11,7 @@ from glance.registry.members import Members
 from glance.registry.metadefs import Metadefs
 from glance.registry.tasks import Tasks
 from glance.registry.tickets import DownloadTickets
+from glance.registry.upkeep import Upkeep
 from glance.registry.workers import Liveness, Workers
 from glance.registry.writes import Writes
 
@@ -18,5 +19,5 @@ __all__ = ["Liveness", "Registry"]
 
 
 class Registry(ImageRecords, ImageListing, Writes, Members, Tasks, Workers, Metadefs,
-               DownloadTickets):
+               DownloadTickets, Upkeep):
     """Image records in SQL. Every method is synchronous and runs in its own transaction."""

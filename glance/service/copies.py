@@ -73,6 +73,7 @@ async def start_copy(core: Core, ctx: RequestContext, image: Image, stores: list
                   properties={IMPORTING_TO: ",".join(names), FAILED_IMPORT: ""},
                   image_status=[ACTIVE])
     task = Task(id=new_image_id(), image_id=image.id, owner=ctx.owner,
+                request_id=ctx.request_id, user_id=ctx.user_id,
                 input={"import_req": {"method": {"name": "copy-image"}, "stores": names,
                                       "all_stores_must_succeed": must_succeed},
                        "backend": names}, worker=core.worker)

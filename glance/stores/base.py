@@ -92,14 +92,16 @@ class Store(ABC):
     """A named instance of a byte store.
 
     Capabilities: ``writable`` (put and delete work), ``keys_are_urls`` (keys are public
-    http(s) URLs, as registered by v1 locations), ``local_path`` (a local file to send with
-    zero-copy). ``put`` consumes the chunks; if they raise, or the store fails, the partial
-    object is removed before the exception propagates: nothing half-written survives.
+    http(s) URLs, as registered by v1 locations), ``listable`` (``list_keys`` works),
+    ``local_path`` (a local file to send with zero-copy). ``put`` consumes the chunks; if
+    they raise, or the store fails, the partial object is removed before the exception
+    propagates: nothing half-written survives.
     """
 
     driver: ClassVar[str]
     writable: ClassVar[bool] = True
     keys_are_urls: ClassVar[bool] = False
+    listable: ClassVar[bool] = False  # list_keys works
     vendor_errors: ClassVar[tuple[type[BaseException], ...]] = ()
 
     def __init__(self, name: str) -> None:
@@ -268,6 +270,21 @@ class Store(ABC):
             raise error from None
         self._observe("check", started, None)
 
+    async def list_keys(self) -> list[str]:
+        """Every key stored (not the parts of unfinished writes). Raises StoreReadError,
+        also when the store cannot list (``listable`` is False)."""
+        if not self.listable:
+            raise StoreReadError(f"Store {self.name} cannot list what it holds")
+        started = time.monotonic()
+        try:
+            keys = await self._list_keys()
+        except self.vendor_errors as exc:
+            error = self.translate(exc, None, "read")
+            self._observe("list", started, error)
+            raise error from None
+        self._observe("list", started, None)
+        return sorted(key for key in keys if _KEY_RE.match(key))
+
     async def exists(self, key: str) -> bool:
         """Whether ``key`` is stored."""
         try:
@@ -305,6 +322,10 @@ class Store(ABC):
 
     async def _discard_partial(self, key: str) -> None:
         """Remove leftovers of an interrupted put of ``key``."""
+
+    async def _list_keys(self) -> list[str]:
+        """The keys stored (drivers that set ``listable``)."""
+        raise NotImplementedError
 
     async def _check(self) -> None:
         """Ask the backend something cheap (default: the size of a key that is not there)."""

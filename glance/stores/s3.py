@@ -39,6 +39,7 @@ class S3Store(PartedStore):
     """
 
     driver = "s3"
+    listable = True
     max_parts = 10000  # parts of one multipart upload, at most (S3)
     vendor_errors = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError,
                      OSError)
@@ -99,6 +100,12 @@ class S3Store(PartedStore):
         except botocore.exceptions.ClientError as exc:
             if _code(exc) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                 raise
+
+    async def _list_keys(self) -> list[str]:
+        def keys() -> list[str]:
+            pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket)
+            return [item["Key"] for page in pages for item in page.get("Contents", [])]
+        return await self._call(keys)
 
     async def _check(self) -> None:
         await self._call(self._client.head_bucket, Bucket=self.bucket)

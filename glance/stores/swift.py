@@ -46,6 +46,7 @@ class SwiftStore(PartedStore):
     ``glance.config`` (``STORE_SETTINGS["swift"]``)."""
 
     driver = "swift"
+    listable = True
     max_parts = 1000  # Swift's default max_manifest_segments
     vendor_errors = _VENDOR_ERRORS
 
@@ -131,6 +132,10 @@ class SwiftStore(PartedStore):
                 if exc.http_status != 404 or not self.create_container:
                     raise
                 await self._swift("put_container", container)
+
+    async def _list_keys(self) -> list[str]:
+        _, listing = await self._swift("get_container", self.container, full_listing=True)
+        return [str(item["name"]) for item in listing]
 
     async def _check(self) -> None:
         await self._swift("head_container", self.container)

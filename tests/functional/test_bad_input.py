@@ -147,6 +147,20 @@ def test_integers_beyond_the_database_are_400(any_server: RunningServer) -> None
         assert "out of range" not in any_server.log()
 
 
+def test_text_beyond_the_database_columns_is_400(any_server: RunningServer) -> None:
+    """Owners and property names longer than their columns (PostgreSQL enforces them)."""
+    with httpx.Client(base_url=any_server.url, timeout=60) as http:
+        resp = http.post("/v2/images", json={"name": "x"},
+                         headers={"X-Project-Id": "p" * 256, "X-Roles": "member"})
+        assert_error(resp, 400, "owner")
+        assert_error(http.post("/v2/images", json={"name": "x", "owner": "o" * 256}), 400,
+                     "owner")
+        resp = http.post("/v1/images", headers={"x-image-meta-property-" + "k" * 256: "v"})
+        assert_error(resp, 400, "property name")
+        assert http.post("/v2/images", json={"name": "x", "owner": "o" * 255}).status_code == 201
+        assert "Traceback" not in any_server.log()
+
+
 # -- 3. header bytes that are not UTF-8 -----------------------------------------------------
 
 @pytest.mark.parametrize("header", [
