@@ -18,7 +18,15 @@ from glance.domain import is_storable
 from glance.service import Download
 
 LOG = logging.getLogger(__name__)
-_RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE_RE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
+_LARGEST_OFFSET = 2**63  # beyond any image
+
+
+def _offset(digits: str) -> int:
+    """A Range offset; numbers of more than 19 digits (beyond any image, and up to
+    thousands of digits, which ``int`` refuses) count as _LARGEST_OFFSET."""
+    significant = digits.lstrip("0")
+    return int(significant or "0") if len(significant) <= 19 else _LARGEST_OFFSET
 
 
 async def body_chunks(request: web.Request, chunk_size: int) -> AsyncIterator[bytes]:
@@ -91,13 +99,13 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
         return None  # unparsable or multi-range: ignored, as RFC 9110 allows
     first, last = match.group(1), match.group(2)
     if not first:  # suffix range: the last N bytes
-        length = min(int(last), size)
+        length = min(_offset(last), size)
         if length == 0:
             raise exception.RangeNotSatisfiable(f"Range {header} is not satisfiable")
         return size - length, length
-    start = int(first)
-    end = min(int(last), size - 1) if last else size - 1
-    if start >= size or (last and int(last) < start):
+    start = _offset(first)
+    end = min(_offset(last), size - 1) if last else size - 1
+    if start >= size or (last and _offset(last) < start):
         raise exception.RangeNotSatisfiable(
             f"Range {header} is not satisfiable for an image of {size} bytes")
     return start, end - start + 1

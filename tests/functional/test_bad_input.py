@@ -143,6 +143,16 @@ def test_integers_beyond_the_database_are_400(any_server: RunningServer) -> None
                         headers={"Content-Type": "application/octet-stream",
                                  "x-openstack-image-size": TOO_BIG})
         assert_error(resp, 400, "x-openstack-image-size")
+        resp = http.put(f"/v2/images/{image}/file", content=b"abc",
+                        headers={"Content-Type": "application/octet-stream"})
+        assert resp.status_code == 204, resp.text
+        for path in (f"/v2/images/{image}/file", f"/v1/images/{image}"):
+            for first in ("9" * 5000, "1" + "0" * 25):
+                resp = http.get(path, headers={"Range": f"bytes={first}-"})
+                assert_error(resp, 416, "not satisfiable")
+            for first, last in (("", "9" * 5000), ("0", "9" * 5000), ("0" * 30 + "1", "")):
+                resp = http.get(path, headers={"Range": f"bytes={first}-{last}"})
+                assert resp.status_code in (200, 206) and resp.content.endswith(b"bc"), resp
         assert "OverflowError" not in any_server.log()
         assert "out of range" not in any_server.log()
 
