@@ -51,3 +51,7 @@ def configure_logging(level: str, log_format: str) -> None:
     root.addHandler(handler)
     root.setLevel(level.upper())
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # swiftclient logs each request at INFO as a curl line that shows the start of the
+    # store's auth token, and botocore its retries: only their warnings and errors
+    for chatty in ("swiftclient", "botocore", "boto3", "urllib3"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)

@@ -187,6 +187,13 @@ def test_no_credentials_in_the_database_or_answers(deployment: Deployment) -> No
     response = post(url, b"secretless", "cold")
     assert response.status_code == 201
     image_id = response.json()["image"]["id"]
+    swift_copy = post(url, b"secretless too", "archive")
+    assert swift_copy.status_code == 201
+    assert httpx.get(f"{url}/v1/images/{swift_copy.json()['image']['id']}").content == \
+        b"secretless too"
+    # nor in the log: swiftclient's request lines at INFO show the token's start
+    assert "X-Auth-Token" not in deployment.server.log()
+    assert "AUTH_tk" not in deployment.server.log()
     texts = [response.text, json.dumps(dict(response.headers))]
     for path in (f"/v1/images/{image_id}", "/v1/images/detail"):
         answer = httpx.head(url + path) if path.endswith(image_id) else httpx.get(url + path)
