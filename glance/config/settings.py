@@ -4,6 +4,7 @@ flags, the README's table and the sample file are all derived from these."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, replace
@@ -21,6 +22,17 @@ from glance.config.options import (
     parse_count,
     parse_positive,
 )
+
+
+def parse_hash_algorithm(value: str) -> str:
+    """The ``hashing_algorithm`` option: a hashlib algorithm with a fixed-length digest."""
+    name = str(value).strip().lower()
+    fixed = sorted(a for a in hashlib.algorithms_guaranteed if not a.startswith("shake_"))
+    if name not in hashlib.algorithms_available or name.startswith("shake_"):
+        raise ValueError(f"unknown hashing algorithm {value!r} (for instance: "
+                         f"{', '.join(fixed)})")
+    hashlib.new(name)  # available here, not only listed
+    return name
 
 
 def default_data_dir() -> str:
@@ -178,6 +190,10 @@ class Settings:
     scrub_time: float = option(
         0.0, "With `delayed_delete`: seconds an image's data is kept after its delete. The "
         "scrubber looks every `scrub_time / 2` seconds (1 to 60).", float)
+    hashing_algorithm: str = option(
+        "sha512", "Algorithm of `os_hash_value` (recorded as `os_hash_algo`) for new uploads: "
+        "any name Python's hashlib offers (`sha256`, `sha3_256`, `blake2b`…), as upstream. "
+        "An unknown name stops start-up.", parse_hash_algorithm)
     readiness_timeout: float = option(
         5.0, "Seconds `GET /readyz` waits for the registry and each store to answer.",
         parse_positive)

@@ -122,9 +122,9 @@ async def copy_one(core: Core, image_id: str, target: Store) -> None:
                       image_status=[ACTIVE])
 
     async def commit(stored: StoredObject, digest: Digest) -> None:
-        if image.os_hash_value and digest.sha512.hexdigest() != image.os_hash_value:
-            raise exception.BadRequest(f"The copied data's SHA-512 does not match image "
-                                       f"{image_id}'s os_hash_value")
+        if image.os_hash_value and digest.secure.hexdigest() != image.os_hash_value:
+            raise exception.BadRequest(f"The copied data's {digest.algorithm} does not match "
+                                       f"image {image_id}'s os_hash_value")
         await core.db(core.registry.finish_copy, image_id, store=target.name,
                       worker=core.worker, key=stored.key)
 
@@ -134,7 +134,8 @@ async def copy_one(core: Core, image_id: str, target: Store) -> None:
 
     await write(core, Write(image_id, target, begin, commit, undo, what="Copy"),
                 read_first(sources),
-                Checks(Limit(size, f"the image's size of {size} bytes"), size, image.checksum))
+                Checks(Limit(size, f"the image's size of {size} bytes"), size, image.checksum,
+                       hash_algo=image.os_hash_algo))
 
 
 async def progress(core: Core, image_id: str, store: str, failed: bool | None) -> None:

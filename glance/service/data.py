@@ -65,8 +65,7 @@ async def upload(core: Core, ctx: RequestContext, image_id: str, data: Upload, *
 
     async def commit(stored: StoredObject, digest: Digest) -> Image:
         values: dict[str, Any] = {
-            "size": stored.size, "checksum": digest.md5.hexdigest(), "os_hash_algo": "sha512",
-            "os_hash_value": digest.sha512.hexdigest()}
+            "size": stored.size, "checksum": digest.md5.hexdigest(), **digest.os_hash()}
         if checks.disk is not None and checks.disk.result is not None:
             values["virtual_size"] = checks.disk.result.virtual_size
         return await core.db(core.registry.finish_upload, image_id, store=store.name,

@@ -31,16 +31,22 @@ T = TypeVar("T")
 
 
 class Digest:
-    """MD5 and SHA-512 of a stream, each updated in its own worker thread."""
+    """MD5 and the ``algorithm`` digest (``os_hash_algo``: ``hashing_algorithm``, SHA-512
+    by default) of a stream, each updated in its own worker thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, algorithm: str) -> None:
         self.md5 = hashlib.md5(usedforsecurity=False)
-        self.sha512 = hashlib.sha512()
+        self.algorithm = algorithm
+        self.secure = hashlib.new(algorithm)
 
     def update(self, chunk: Chunk) -> Awaitable[Any]:
         loop = asyncio.get_running_loop()
         return asyncio.gather(loop.run_in_executor(None, self.md5.update, chunk),
-                              loop.run_in_executor(None, self.sha512.update, chunk))
+                              loop.run_in_executor(None, self.secure.update, chunk))
+
+    def os_hash(self) -> dict[str, str]:
+        """``os_hash_algo`` and ``os_hash_value`` of what went through."""
+        return {"os_hash_algo": self.algorithm, "os_hash_value": self.secure.hexdigest()}
 
 
 @dataclass(frozen=True)
@@ -73,12 +79,14 @@ class DiskCheck:
 @dataclass(frozen=True)
 class Checks:
     """What the data must match while it streams: the declared size and MD5, a limit, and
-    (optionally) the declared disk format."""
+    (optionally) the declared disk format; ``hash_algo``: the os_hash_algo to compute (None:
+    ``hashing_algorithm``)."""
 
     limit: Limit
     size: int | None = None
     checksum: str | None = None
     disk: DiskCheck | None = None
+    hash_algo: str | None = None
 
 
 async def size_limit(core: Core, image: Image, expected_size: int | None) -> Limit:
@@ -174,7 +182,7 @@ async def write(core: Core, job: Write[T], chunks: AsyncIterator[Chunk],
     """Run ``job``: begin, stream the verified chunks into the store, commit; on any failure
     nothing of it is left and the error propagates (a client gone mid-transfer: 400)."""
     await job.begin()
-    digest = Digest()
+    digest = Digest(checks.hash_algo or core.settings.hashing_algorithm)
     try:
         stored = await job.store.put(job.image_id, verified(chunks, digest, checks),
                                      checks.size)
