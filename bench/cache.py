@@ -127,13 +127,14 @@ def main() -> int:
         print(f"{args.mib} MiB image, median of {args.runs} runs (load average "
               f"{os.getloadavg()[0]:.1f}); MB/s by curl into /dev/null")
         print(f"{'store':8s} {'uncached':>9s} {'first':>9s} {'second':>9s} {'nginx':>9s} "
-              f"{'first/unc':>9s} {'2nd/nginx':>9s}  fill done after   RSS before → after "
-              "(peak) MiB")
+              f"{'first/unc':>9s} {'2nd/nginx':>9s}  fill done after   RSS MiB before → after "
+              "(peak): caching server; uncached server")
         for name in names:
             image_id = upload(plain, name, args.mib)
             rows: dict[str, list[float]] = {k: [] for k in ("unc", "first", "second", "nginx",
                                                             "fill")}
             rss_before = rss_mib(caching.process.pid)
+            plain_before = rss_mib(plain.process.pid)
             for _ in range(args.runs):
                 rows["unc"].append(curl_seconds(f"{plain.url}/v2/images/{image_id}/file"))
                 httpx.delete(f"{caching.url}/v2/cache/{image_id}")
@@ -150,7 +151,8 @@ def main() -> int:
                   f"{rate['nginx']:9.0f} {rate['first'] / rate['unc']:9.2f} "
                   f"{rate['second'] / rate['nginx']:9.2f}  {med['fill']:6.2f} s        "
                   f"{rss_before:5.0f} → {rss_mib(caching.process.pid):5.0f} "
-                  f"({rss_mib(caching.process.pid, 'VmHWM'):.0f})")
+                  f"({rss_mib(caching.process.pid, 'VmHWM'):.0f}); {plain_before:.0f} → "
+                  f"{rss_mib(plain.process.pid):.0f} ({rss_mib(plain.process.pid, 'VmHWM'):.0f})")
             print("         runs (MB/s): " + "; ".join(
                 f"{k} " + " ".join(f"{size / s / 1e6:.0f}" for s in rows[k])
                 for k in ("unc", "first", "second", "nginx")))

@@ -39,7 +39,14 @@ def log(msg: str) -> None:
 
 
 def serve(data_dir: Path, workers: int) -> RunningServer:
-    server = start_server(data_dir, ["--workers", str(workers)])
+    for attempt in range(3):  # a loaded machine may take longer than start_server waits
+        try:
+            server = start_server(data_dir, ["--workers", str(workers)])
+            break
+        except RuntimeError:
+            if attempt == 2:
+                raise
+            log("glance-api did not start in time; trying again")
     deadline = time.monotonic() + 120
     while server.log().count(" serving on ") < workers:  # every worker, not just one
         if time.monotonic() > deadline:

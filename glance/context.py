@@ -14,6 +14,7 @@ class RequestContext:
     roles: tuple[str, ...] = field(default_factory=tuple)
     is_admin: bool = False
     auth_token: str | None = None
+    request_id: str | None = None  # the x-openstack-request-id the response carries
 
     @property
     def owner(self) -> str | None:

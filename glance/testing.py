@@ -92,6 +92,11 @@ class RunningServer:
                 self.process.wait(10)
 
 
+# How long a server may take to answer; generous, as a loaded machine (many test runs at
+# once on 2 cores) can take 30 s and more just to import; a server that fails exits sooner.
+START_SECONDS = 120
+
+
 def start_server(data_dir: Path, extra_args: list[str] | None = None,
                  env: dict[str, str] | None = None) -> RunningServer:
     """Start glance-api on a free port and wait until it answers."""
@@ -105,7 +110,7 @@ def start_server(data_dir: Path, extra_args: list[str] | None = None,
     log = open(log_path, "wb")  # the child writes to it until it stops
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=full_env)
     server = RunningServer(proc, "127.0.0.1", port, data_dir, log_path)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + START_SECONDS
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"glance-api exited with {proc.returncode}:\n{server.log()}")

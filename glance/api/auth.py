@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import logging
@@ -18,6 +19,7 @@ import secrets
 import tempfile
 import threading
 import time
+import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -222,7 +224,10 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
     if request.path in UNAUTHENTICATED_PATHS:
         request["context"] = RequestContext()
         return await handler(request)
-    request["context"] = await authenticator.context(request)
+    ctx = await authenticator.context(request)
+    # the id the response carries (api/app.py), known now so that tasks can record it
+    request_id = request.setdefault("request_id", f"req-{uuid.uuid4()}")
+    request["context"] = dataclasses.replace(ctx, request_id=request_id)
     return await handler(request)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import re
 from typing import AsyncIterator
@@ -16,7 +17,16 @@ from glance.common import exception
 from glance.domain import is_storable
 from glance.service import Download
 
-_RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+LOG = logging.getLogger(__name__)
+_RANGE_RE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")
+_LARGEST_OFFSET = 2**63  # beyond any image
+
+
+def _offset(digits: str) -> int:
+    """A Range offset; numbers of more than 19 digits (beyond any image, and up to
+    thousands of digits, which ``int`` refuses) count as _LARGEST_OFFSET."""
+    significant = digits.lstrip("0")
+    return int(significant or "0") if len(significant) <= 19 else _LARGEST_OFFSET
 
 
 async def body_chunks(request: web.Request, chunk_size: int) -> AsyncIterator[bytes]:
@@ -89,13 +99,13 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
         return None  # unparsable or multi-range: ignored, as RFC 9110 allows
     first, last = match.group(1), match.group(2)
     if not first:  # suffix range: the last N bytes
-        length = min(int(last), size)
+        length = min(_offset(last), size)
         if length == 0:
             raise exception.RangeNotSatisfiable(f"Range {header} is not satisfiable")
         return size - length, length
-    start = int(first)
-    end = min(int(last), size - 1) if last else size - 1
-    if start >= size or (last and int(last) < start):
+    start = _offset(first)
+    end = min(_offset(last), size - 1) if last else size - 1
+    if start >= size or (last and _offset(last) < start):
         raise exception.RangeNotSatisfiable(
             f"Range {header} is not satisfiable for an image of {size} bytes")
     return start, end - start + 1
@@ -131,14 +141,28 @@ async def send_bytes(request: web.Request, response: web.StreamResponse,
     if requested is not None:
         response.set_status(206)
         response.headers["Content-Range"] = f"bytes {offset}-{offset + length - 1}/{total}"
-    await response.prepare(request)
-    if request.method != "HEAD" and length > 0:
-        path = download.local_path
-        if path is not None:
-            await _sendfile(request, response, path, offset, length)
-        else:
-            async for chunk in download.read(offset, length):
+    if request.method == "HEAD" or length == 0:
+        await response.prepare(request)
+    elif (path := download.local_path) is not None:
+        await response.prepare(request)
+        await _sendfile(request, response, path, offset, length)
+    else:
+        chunks = download.read(offset, length)
+        # a store that fails before the first byte still gets an answer (503 …)
+        first = await anext(chunks, b"")
+        await response.prepare(request)
+        try:
+            await response.write(first)
+            async for chunk in chunks:
                 await response.write(chunk)
+        except exception.GlanceException as exc:
+            # the status is sent: cut the connection, so that the client sees a body shorter
+            # than its Content-Length, never a complete-looking one (or an error inside it)
+            LOG.error("%s %s: the store failed after the headers were sent (%s): connection "
+                      "closed", request.method, request.path, exc)
+            if request.transport is not None:
+                request.transport.close()
+            return response
     await response.write_eof()
     return response
 

@@ -1,10 +1,12 @@
 """One image written into the cache from the chunks of a download, off the event loop.
 
-The chunks are handed to three worker threads (the write, the MD5, the image's own hash),
-each behind a bounded queue: the reader never waits for them unless it asks to (the
-prefetcher does). A reader that is not to wait and finds a queue full gives the fill up:
-the partial file is removed, the lock released, and the client goes on untouched.
-When the last chunk is in, the writer checks size and hashes and commits (or discards).
+The chunks go to a writer thread behind a bounded queue: the reader never waits for it
+unless it asks to (the prefetcher does). A reader that is not to wait and finds the queue
+full gives the fill up: the partial file is removed, the lock released, and the client goes
+on untouched. The MD5 and the image's own hash are computed while filling by threads that
+follow the writer through the partial file (from the page cache: they hold no chunk, so
+however far they lag, memory stays flat); once the writer and they are done, the size and
+hashes are checked and the fill committed (or discarded).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from typing import Callable
 
 from glance.cache.entries import Hasher, Identity, ImageCache
@@ -20,7 +23,10 @@ from glance.cache.entries import Hasher, Identity, ImageCache
 LOG = logging.getLogger(__name__)
 
 _POLL = 0.1  # seconds between the workers' looks at the fill's state
-LAG_BYTES = 64 << 20  # how far a worker may lag behind the reader
+_FOLLOW_WAIT = 0.02  # seconds a hash thread waits for the writer when it has caught up
+_READ = 1 << 20
+HASH_NICENESS = 19
+LAG_BYTES = 64 << 20  # how far the writer may lag behind the reader
 
 
 class _Lane:
@@ -70,14 +76,15 @@ class Fill:
         self.lagged = False  # given up because a worker fell behind
         self.given = 0
         self.done = threading.Event()
+        self.written = 0  # bytes in the partial file
         slots = max(4, LAG_BYTES // max(chunk_size, 1))
-        works: list[tuple[str, Callable[[bytes], None]]] = [("write", self._write)]
-        if self.hasher.md5 is not None:
-            works.append(("md5", self.hasher.md5.update))
-        if self.hasher.other is not None:
-            works.append(("hash", self.hasher.other.update))
-        self.lanes = [_Lane(self, f"cache-{name}-{image_id[:8]}", work, slots)
-                      for name, work in works]
+        self.lanes = [_Lane(self, f"cache-write-{image_id[:8]}", self._write, slots)]
+        self.followers = [
+            threading.Thread(target=self._follow, args=(h.update,), daemon=True,
+                             name=f"cache-hash-{image_id[:8]}")
+            for h in (self.hasher.md5, self.hasher.other) if h is not None]
+        for follower in self.followers:
+            follower.start()
         self.closer = threading.Thread(target=self._finish, name=f"cache-{image_id[:8]}",
                                        daemon=True)
         self.closer.start()
@@ -86,6 +93,32 @@ class Fill:
         view = memoryview(chunk)
         while view:
             view = view[os.write(self.fd, view):]
+        self.written += len(chunk)
+
+    def _follow(self, update: Callable[[bytes], None]) -> None:
+        """Hash the partial file behind the writer, until the writer is done; at the lowest
+        CPU priority (Linux: per thread), so that hashing never slows the client down."""
+        writer = self.lanes[0].thread
+        offset = 0
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_NICENESS)
+        except OSError:
+            pass
+        try:
+            while self.failure is None:
+                end = self.written
+                if offset < end:
+                    block = os.pread(self.fd, min(_READ, end - offset), offset)
+                    if not block:
+                        raise OSError(f"the partial file ends at {offset}, not {end}")
+                    update(block)
+                    offset += len(block)
+                elif not writer.is_alive() and offset >= self.written:
+                    return
+                else:
+                    time.sleep(_FOLLOW_WAIT)
+        except Exception as exc:  # noqa: BLE001 - a failed fill never reaches the client
+            self.abandon(f"{type(exc).__name__}: {exc}")
 
     def offer(self, chunk: bytes, wait: bool = False) -> bool:
         """Hand a chunk to the workers. Without ``wait``, a worker that lags LAG_BYTES
@@ -126,8 +159,8 @@ class Fill:
 
     def _finish(self) -> None:
         try:
-            for lane in self.lanes:
-                lane.thread.join()
+            for thread in [lane.thread for lane in self.lanes] + self.followers:
+                thread.join()
             if self.failure is None:
                 self.hasher.size = os.fstat(self.fd).st_size
                 wrong = self.hasher.mismatch()

@@ -144,6 +144,11 @@ class Settings:
         False, "Let the `web-download` import, v1 `x-image-meta-location` and v1 "
         "`x-glance-api-copy-from` read from loopback, private, link-local and other "
         "non-global addresses (off: such URLs are refused with 400).", parse_bool)
+    # -- glance-download import (tempest-rest) --
+    glance_download_properties: str = option(
+        "hw_*,trait:*,os_distro,os_secure_boot,os_type", "Comma-separated extra properties "
+        "(a trailing `*` matches a prefix) a `glance-download` import copies from the remote "
+        "image, besides its disk and container formats.", str)
     image_format_inspection: bool = option(
         True, "Inspect uploaded data (bare containers): refuse with 415, and clean up, data "
         "that is not the declared disk_format (qcow2 declared raw, ...) or is an unsafe disk "

@@ -156,5 +156,7 @@ class Task:
     input: dict[str, Any] = field(default_factory=dict)
     message: str = ""
     worker: str | None = None  # the server process running it
+    request_id: str | None = None  # of the request that started it
+    user_id: str | None = None  # who started it
     created_at: datetime = field(default_factory=utcnow)
     updated_at: datetime = field(default_factory=utcnow)

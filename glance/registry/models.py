@@ -115,6 +115,8 @@ class TaskRow(Base):
     input: Mapped[str] = mapped_column(Text)  # JSON
     message: Mapped[str] = mapped_column(Text, default="")
     worker: Mapped[str | None] = mapped_column(String(64))  # the process running it
+    request_id: Mapped[str | None] = mapped_column(String(64))  # migration 0013
+    user_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 

@@ -89,6 +89,7 @@ def location_of(row: LocationRow) -> Location:
 def task_of(r: TaskRow) -> Task:
     return Task(id=r.id, image_id=r.image_id, type=r.type, status=r.status, owner=r.owner,
                 input=json.loads(r.input), message=r.message, worker=r.worker,
+                request_id=r.request_id, user_id=r.user_id,
                 created_at=r.created_at, updated_at=r.updated_at)
 
 

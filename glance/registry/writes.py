@@ -109,13 +109,16 @@ class Writes(RegistryCore):
                                          f"taken over while it ran (the image is {row.status})")
 
     def abandon_write(self, image_id: str, *, store: str, worker: str, from_status: str,
-                      to_status: str, values: Mapping[str, Any] | None = None) -> bool:
-        """A write held by ``worker`` failed and left no bytes: forget its location and move
-        the image ``from_status`` → ``to_status`` (with ``values``). False, changing nothing,
-        when the location is no longer ``worker``'s."""
+                      to_status: str, values: Mapping[str, Any] | None = None,
+                      leftovers: bool = False) -> bool:
+        """A write held by ``worker`` failed: forget its location (with ``leftovers``, the
+        store could not remove what it wrote yet: the location stays ``deleting``, held by
+        nobody, for recovery to clean up) and move the image ``from_status`` →
+        ``to_status`` (with ``values``). False, changing nothing, when the location is no
+        longer ``worker``'s."""
         with self._write() as session:
             row = self._lock_image(session, image_id, include_deleted=True)
-            if not _drop(session, image_id, store, worker):
+            if not _let_go(session, image_id, store, worker, leftovers):
                 return False
             if row.status == from_status and not row.deleted:
                 self._move(row, from_=[from_status], to=to_status, values=values)
@@ -170,11 +173,13 @@ class Writes(RegistryCore):
                 LocationRow.image_id == image_id, LocationRow.store == store,
                 LocationRow.worker == worker).values(worker=None, updated_at=utcnow()))
 
-    def forget_location(self, image_id: str, store: str, *, worker: str) -> bool:
-        """``worker`` deleted the bytes of a location it holds: forget the location. Whether
-        it still held it."""
+    def forget_location(self, image_id: str, store: str, *, worker: str,
+                        leftovers: bool = False) -> bool:
+        """``worker`` deleted the bytes of a location it holds: forget the location (with
+        ``leftovers``, some bytes could not be deleted yet: leave it to recovery, as
+        ``abandon_write`` does). Whether it still held it."""
         with self._write() as session:
-            return _drop(session, image_id, store, worker)
+            return _let_go(session, image_id, store, worker, leftovers)
 
     def locations_in_status(self, status: str) -> list[tuple[str, Location]]:
         """``(image id, location)`` of every location in ``status``, deleted images too."""
@@ -197,6 +202,17 @@ def _drop(session: Session, image_id: str, store: str, worker: str) -> bool:
     result = session.execute(delete(LocationRow).where(
         LocationRow.image_id == image_id, LocationRow.store == store,
         LocationRow.worker == worker))
+    return bool(changed(result))
+
+
+def _let_go(session: Session, image_id: str, store: str, worker: str, leftovers: bool) -> bool:
+    """Forget a location ``worker`` holds, or (``leftovers``) hand it to recovery."""
+    if not leftovers:
+        return _drop(session, image_id, store, worker)
+    result = session.execute(update(LocationRow).where(
+        LocationRow.image_id == image_id, LocationRow.store == store,
+        LocationRow.worker == worker)
+        .values(status=LOCATION_DELETING, worker=None, updated_at=utcnow()))
     return bool(changed(result))
 
 

@@ -21,7 +21,10 @@ import time
 from dataclasses import dataclass, field
 from types import FrameType
 
+from prometheus_client.multiprocess import mark_process_dead
+
 from glance.common.exception import ConfigError
+from glance.common.metrics import MULTIPROCESS_ENV
 from glance.config import Settings
 from glance.registry.engine import create_registry_engine
 from glance.registry.migrate import upgrade_engine
@@ -121,6 +124,9 @@ class Supervisor:
                 continue
             slot.process = None
             code = process.exitcode
+            if os.environ.get(MULTIPROCESS_ENV) and process.pid is not None:
+                # its live gauges (transfers in flight) leave the sums over the workers
+                mark_process_dead(process.pid)  # type: ignore[no-untyped-call]
             if self.stopping:
                 continue
             if code == EX_CONFIG:

@@ -7,8 +7,9 @@ per-node image cache: what it serves and fills, the prefetcher, the cache API), 
 before it."""
 
 from glance.service.data import Download, Upload
-from glance.service.facade import Change, Claims, ImageService, NewImage, StoreInfo
+from glance.service.facade import ImageService
 from glance.service.imports import Source
+from glance.service.requests import Change, Claims, NewImage, StoreInfo
 
 __all__ = ["Change", "Claims", "Download", "ImageService", "NewImage", "Source", "StoreInfo",
            "Upload"]

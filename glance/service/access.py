@@ -19,6 +19,8 @@ from glance.domain import (
 from glance.service.core import Core
 
 MAX_TAG_LENGTH = 255
+MAX_OWNER_LENGTH = 255  # the registry's columns for owners and property names
+MAX_PROPERTY_NAME_LENGTH = 255
 
 
 async def mutable(core: Core, ctx: RequestContext, image_id: str) -> Image:
@@ -65,6 +67,7 @@ def validated_fields(settings: Settings, ctx: RequestContext, fields: Mapping[st
             raise exception.BadRequest(f"{key} must be a string or null")
         if checked.get(key) is not None:
             check_text(checked[key], f"The image's {key}")
+    check_owner(checked.get("owner"))
     name = checked.get("name")
     if name is not None and len(name) > MAX_NAME_LENGTH:
         raise exception.BadRequest(f"Image name too long: at most {MAX_NAME_LENGTH} characters")
@@ -113,9 +116,20 @@ def check_tags(tags: list[Any]) -> None:
         check_text(tag, "A tag")
 
 
+def check_owner(owner: str | None) -> None:
+    """400 for an owner (a project id) longer than the registry keeps."""
+    if owner is not None and len(owner) > MAX_OWNER_LENGTH:
+        raise exception.BadRequest(
+            f"An owner (project id) has at most {MAX_OWNER_LENGTH} characters")
+
+
 def check_properties(properties: Mapping[str, Any]) -> None:
-    """400 when an extra property's name or value has control characters."""
+    """400 when an extra property's name is too long, or it or its value has control
+    characters."""
     for key, value in properties.items():
+        if len(key) > MAX_PROPERTY_NAME_LENGTH:
+            raise exception.BadRequest(f"Property name {key[:40]}… is longer than "
+                                       f"{MAX_PROPERTY_NAME_LENGTH} characters")
         check_text(key, "A property name")
         if isinstance(value, str):
             check_text(value, f"The value of property {key}")

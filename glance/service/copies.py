@@ -73,6 +73,7 @@ async def start_copy(core: Core, ctx: RequestContext, image: Image, stores: list
                   properties={IMPORTING_TO: ",".join(names), FAILED_IMPORT: ""},
                   image_status=[ACTIVE])
     task = Task(id=new_image_id(), image_id=image.id, owner=ctx.owner,
+                request_id=ctx.request_id, user_id=ctx.user_id,
                 input={"import_req": {"method": {"name": "copy-image"}, "stores": names,
                                       "all_stores_must_succeed": must_succeed},
                        "backend": names}, worker=core.worker)
@@ -128,9 +129,9 @@ async def copy_one(core: Core, image_id: str, target: Store) -> None:
         await core.db(core.registry.finish_copy, image_id, store=target.name,
                       worker=core.worker, key=stored.key)
 
-    async def undo() -> bool:
+    async def undo(leftovers: bool) -> bool:
         return await core.db(core.registry.forget_location, image_id, target.name,
-                             worker=core.worker)
+                             worker=core.worker, leftovers=leftovers)
 
     await write(core, Write(image_id, target, begin, commit, undo, what="Copy"),
                 read_first(sources),

@@ -71,10 +71,10 @@ async def upload(core: Core, ctx: RequestContext, image_id: str, data: Upload, *
         return await core.db(core.registry.finish_upload, image_id, store=store.name,
                              worker=core.worker, key=stored.key, values=values)
 
-    async def undo() -> bool:
+    async def undo(leftovers: bool) -> bool:
         return await core.db(core.registry.abandon_write, image_id, store=store.name,
                              worker=core.worker, from_status=SAVING, to_status=failed_status,
-                             values=failed)
+                             values=failed, leftovers=leftovers)
 
     return await write(core, Write(image_id, store, begin, commit, undo, gone=(
         f"Image {image_id} was deleted during the upload; its data was discarded")),

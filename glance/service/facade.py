@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterable
 
 from glance.cache import CachedImage, ImageCache
 from glance.common import exception
@@ -27,63 +26,29 @@ from glance.domain import (
     validate_image_id,
 )
 from glance.registry import Registry
-from glance.service import access, cache, copies, data, health, imports, recovery, upkeep
+from glance.service import (
+    access,
+    cache,
+    copies,
+    data,
+    health,
+    imports,
+    recovery,
+    tasks,
+    upkeep,
+)
 from glance.service.core import Core
 from glance.service.data import Download, Upload
 from glance.service.imports import Source
 from glance.service.members import Members
 from glance.service.metadefs import Metadefs
 from glance.service.pipeline import discard_data
+from glance.service.requests import Change, Claims, NewImage, StoreInfo
 from glance.service.tickets import DownloadTickets
 from glance.stores import Store, unique_stores
 from glance.stores.base import Chunk
 
 LOG = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class NewImage:
-    """A new image: its fields and properties (the service's names), an id (None: a new
-    UUID), the seed's ``type`` and whether v1's aki/ari/ami pairing rule applies."""
-
-    fields: Mapping[str, Any] = field(default_factory=dict)
-    properties: Mapping[str, str] = field(default_factory=dict)
-    image_id: str | None = None
-    image_type: str | None = None
-    amazon_pairs: bool = True
-
-
-@dataclass(frozen=True)
-class Change:
-    """A change of an image's metadata: fields set, properties set and removed (or, with
-    ``purge_properties``, replacing all), the seed's ``type``, whether v1's aki/ari/ami
-    pairing rule applies."""
-
-    fields: Mapping[str, Any] = field(default_factory=dict)
-    properties: Mapping[str, str] = field(default_factory=dict)
-    removed: Iterable[str] = ()
-    purge_properties: bool = False
-    image_type: str | None = None
-    amazon_pairs: bool = True
-
-
-@dataclass(frozen=True)
-class Claims:
-    """What a v1 update says the image is: its id and status may be sent, never changed."""
-
-    image_id: str | None = None
-    status: str | None = None
-
-
-@dataclass(frozen=True)
-class StoreInfo:
-    """One store as the APIs list it."""
-
-    name: str
-    driver: str
-    default: bool
-    writable: bool
-    weight: int = 0
 
 
 class ImageService:
@@ -191,6 +156,25 @@ class ImageService:
         await self.core.get(ctx, image_id)
         return await self.core.db(self.core.registry.image_tasks, image_id)
 
+    async def create_task(self, ctx: RequestContext, task_type: Any, task_input: Any,
+                          new: NewImage) -> Task:
+        """A legacy ``import`` task (POST /v2/tasks): a new image (``new``) filled by
+        web-download from the input's import_from (400 before anything exists if bad)."""
+        url = await tasks.check_import_input(self.core, task_type, task_input)
+        image = await self.create(ctx, new, property_quota=True)
+        try:
+            return await tasks.start_import_task(self.core, ctx, image, url, task_input)
+        except BaseException:
+            await asyncio.shield(self.core.db(self.core.registry.mark_deleted, image.id,
+                                              worker=self.core.worker, from_=image.status))
+            raise
+
+    async def get_task(self, ctx: RequestContext, task_id: str) -> Task:
+        return await tasks.get_task(self.core, ctx, task_id)
+
+    async def list_tasks(self, ctx: RequestContext, query: tasks.TaskQuery) -> list[Task]:
+        return await tasks.list_tasks(self.core, ctx, query)
+
     async def readiness(self) -> list[health.Check]:
         """Whether the registry and each store answer, each timed (see ``health``)."""
         return await health.readiness(self.core)
@@ -244,6 +228,7 @@ class ImageService:
         if new.image_type is not None:
             properties["type"] = new.image_type
         fields.setdefault("owner", ctx.owner)
+        access.check_owner(fields["owner"])
         await access.check_image_quota(core, fields["owner"])
         image = Image(id=validate_image_id(new.image_id) if new.image_id else new_image_id(),
                       status=QUEUED, **fields)
@@ -323,8 +308,8 @@ class ImageService:
 
     async def import_image(self, ctx: RequestContext, image_id: str, method: str,
                            uri: str | None = None, stores: list[str] | None = None,
-                           all_stores: bool = False,
-                           all_stores_must_succeed: bool = True) -> Task | None:
+                           all_stores: bool = False, all_stores_must_succeed: bool = True,
+                           params: dict[str, Any] | None = None) -> Task | None:
         """Start importing data into an image, in ``stores`` (or every writable store, or
         the default one); the work runs as a task in the background. copy-image copies an
         active image into the stores it is not in yet; None when there is nothing to copy."""
@@ -334,7 +319,7 @@ class ImageService:
                                            all_stores_must_succeed)
         targets = imports.import_targets(self.core, stores, all_stores)
         return await imports.start_import(self.core, ctx, image, method, uri, targets,
-                                          all_stores_must_succeed)
+                                          all_stores_must_succeed, params=params)
 
     async def delete(self, ctx: RequestContext, image_id: str) -> None:
         """Delete an image and its data (403 when protected)."""

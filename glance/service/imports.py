@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 from glance.common import exception
 from glance.context import RequestContext
@@ -22,7 +22,7 @@ from glance.domain import (
     Task,
     new_image_id,
 )
-from glance.service import access, copies, data
+from glance.service import access, copies, data, remote
 from glance.service.copies import FAILED_IMPORT, IMPORTING_TO
 from glance.service.core import Core
 from glance.service.pipeline import Checks, Digest, Write, size_limit, write
@@ -141,9 +141,10 @@ async def stage(core: Core, ctx: RequestContext, image_id: str, chunks: AsyncIte
         await core.db(core.registry.finish_stage, image_id, store=staging.name,
                       worker=core.worker)
 
-    async def undo() -> bool:
+    async def undo(leftovers: bool) -> bool:
         return await core.db(core.registry.abandon_write, image_id, store=staging.name,
-                             worker=core.worker, from_status=UPLOADING, to_status=QUEUED)
+                             worker=core.worker, from_status=UPLOADING, to_status=QUEUED,
+                             leftovers=leftovers)
 
     await write(core, Write(image_id, staging, begin, commit, undo, what="Staging", gone=(
         f"Image {image_id} was deleted while its data was staged; the data was discarded")),
@@ -169,10 +170,14 @@ def import_targets(core: Core, stores: list[str] | None, all_stores: bool) -> li
 
 
 async def start_import(core: Core, ctx: RequestContext, image: Image, method: str,
-                       uri: str | None, targets: list[Store], must_succeed: bool) -> Task:
-    """Start a glance-direct or web-download import into ``targets``; the work runs as a
-    task in the background. Progress shows in the image properties
-    os_glance_importing_to_stores and os_glance_failed_import."""
+                       uri: str | None, targets: list[Store], must_succeed: bool, *,
+                       task_type: str = "api_image_import",
+                       task_input: dict[str, Any] | None = None,
+                       params: dict[str, Any] | None = None) -> Task:
+    """Start a glance-direct, web-download or glance-download (``params``: the request's
+    method object) import into ``targets``; the work runs as a task in the background (of
+    ``task_type``, recording ``task_input`` if given). Progress shows in the image
+    properties os_glance_importing_to_stores and os_glance_failed_import."""
     if not targets:
         raise exception.BadRequest("No writable store to import into")
     if method == "glance-direct":
@@ -182,6 +187,10 @@ async def start_import(core: Core, ctx: RequestContext, image: Image, method: st
         if not isinstance(uri, str):
             raise exception.BadRequest("web-download needs method.uri, an http(s) URL")
         await check_public_url(uri, core.settings.web_download_allow_private)
+        expected = QUEUED
+    elif method == remote.METHOD:
+        wanted = remote.remote_image(params or {})
+        remote.check_available(core, ctx)
         expected = QUEUED
     else:
         raise exception.BadRequest(f"Import method {method!r} is not supported")
@@ -194,10 +203,14 @@ async def start_import(core: Core, ctx: RequestContext, image: Image, method: st
     names = [t.name for t in targets]
     # the task exists (stamped with this process) before the image is importing, so that
     # recovery in another process never takes a running import for an orphan
-    task = Task(id=new_image_id(), image_id=image.id, owner=ctx.owner,
-                input={"import_req": {"method": {"name": method, **(
-                    {"uri": uri} if uri else {})}, "stores": names,
-                    "all_stores_must_succeed": must_succeed}, "backend": names},
+    task = Task(id=new_image_id(), image_id=image.id, type=task_type, owner=ctx.owner,
+                request_id=ctx.request_id, user_id=ctx.user_id,
+                input=task_input if task_input is not None else {"import_req": {
+                    "method": {"name": method, **({"uri": uri} if uri else {}), **(
+                        {k: v for k, v in (params or {}).items() if k.startswith("glance_")}
+                        if method == remote.METHOD else {})},
+                    "stores": names, "all_stores_must_succeed": must_succeed},
+                    "backend": names},
                 worker=core.worker)
     await core.db(core.registry.create_task, task)
     try:
@@ -208,7 +221,11 @@ async def start_import(core: Core, ctx: RequestContext, image: Image, method: st
         raise
     await core.db(core.registry.swap_properties, image.id, expected={}, new={
         IMPORTING_TO: ",".join(names), FAILED_IMPORT: ""})
-    core.spawn(_run_import(core, ctx, image.id, task.id, method, uri, targets, must_succeed))
+    if method == remote.METHOD:
+        core.spawn(_run_download(core, ctx, image.id, task.id, wanted, targets, must_succeed))
+    else:
+        core.spawn(_run_import(core, ctx, image.id, task.id, targets, must_succeed,
+                               lambda: _source(core, image.id, method, uri)))
     return task
 
 
@@ -223,9 +240,29 @@ def _describe(store: Store, exc: BaseException) -> str:
     return f"{store.name}: {type(exc).__name__}: {exc}"
 
 
+async def _run_download(core: Core, ctx: RequestContext, image_id: str, task_id: str,
+                        wanted: remote.RemoteImage, targets: list[Store],
+                        must_succeed: bool) -> None:
+    """glance-download: find the remote image and take its metadata, then import its data."""
+    reader = remote.reader(core, ctx)
+    try:
+        await core.db(core.registry.update_task, task_id, "processing")
+        try:
+            endpoint = await remote.prepare(core, reader, image_id, wanted)
+        except Exception as exc:
+            LOG.warning("glance-download of image %s failed: %s", image_id, exc)
+            await _fail(core, image_id, task_id, targets,
+                        [f"{remote.METHOD}: {type(exc).__name__}: {exc}"])
+            return
+        await _run_import(core, ctx, image_id, task_id, targets, must_succeed,
+                          lambda: reader.data(endpoint, wanted.image_id))
+    finally:
+        await reader.close()
+
+
 async def _run_import(core: Core, ctx: RequestContext, image_id: str, task_id: str,
-                      method: str, uri: str | None, targets: list[Store],
-                      must_succeed: bool) -> None:
+                      targets: list[Store], must_succeed: bool,
+                      source: Callable[[], AsyncIterator[Chunk]]) -> None:
     """Write the data into the first target that takes it (the image becomes active), then
     copy it into the others; a store that fails is reported in os_glance_failed_import. The
     import fails (image back to queued) when no store took the data, or with
@@ -237,12 +274,10 @@ async def _run_import(core: Core, ctx: RequestContext, image_id: str, task_id: s
         try:
             # a failed write leaves the image importing, so that the staged data stays for
             # the next store and is dropped before the image is queued again
-            await data.upload(core, ctx, image_id, data.Upload(
-                _source(core, image_id, method, uri), target.name),
+            await data.upload(core, ctx, image_id, data.Upload(source(), target.name),
                 failed_status=IMPORTING, from_status=IMPORTING)
         except BaseException as exc:
-            LOG.warning("import of image %s (%s) into %s failed: %s", image_id, method,
-                        target.name, exc)
+            LOG.warning("import of image %s into %s failed: %s", image_id, target.name, exc)
             failures.append(_describe(target, exc))
             await asyncio.shield(copies.progress(core, image_id, target.name, failed=True))
             if not isinstance(exc, Exception):

@@ -23,7 +23,7 @@ from glance import formats
 from glance.common import exception
 from glance.domain import KILLED, LOCATION_SAVING, Image, Location
 from glance.service.core import Core
-from glance.stores import Store, StoredObject
+from glance.stores import Store, StoredObject, StoreLeftovers
 from glance.stores.base import Chunk
 
 LOG = logging.getLogger(__name__)
@@ -172,7 +172,9 @@ class Write(Generic[T]):
     store: Store
     begin: Callable[[], Awaitable[object]]  # record the write (held by this process)
     commit: Callable[[StoredObject, Digest], Awaitable[T]]  # the write is complete
-    undo: Callable[[], Awaitable[object]]  # nothing was kept: forget it, reset the image
+    # nothing was kept: forget it, reset the image; with True the store could not remove
+    # what it wrote yet (StoreLeftovers): recovery must clean it up once the store is back
+    undo: Callable[[bool], Awaitable[object]]
     what: str = "Upload"  # for messages: "Upload", "Staging", "Copy"
     gone: str | None = None  # the message of Gone, when the image is deleted meanwhile
 
@@ -187,8 +189,9 @@ async def write(core: Core, job: Write[T], chunks: AsyncIterator[Chunk],
         stored = await job.store.put(job.image_id, verified(chunks, digest, checks),
                                      checks.size)
     except BaseException as exc:
-        # the store removed what it wrote; only the record is left to undo
-        await asyncio.shield(undo_write(core, job, None))
+        # the store removed what it wrote (or will, once back); the record is left to undo
+        await asyncio.shield(undo_write(core, job, None,
+                                        leftovers=isinstance(exc, StoreLeftovers)))
         if isinstance(exc, (ConnectionError, asyncio.IncompleteReadError)):
             raise exception.BadRequest(
                 f"{job.what} failed: the client disconnected before sending all data") from exc
@@ -203,7 +206,8 @@ async def write(core: Core, job: Write[T], chunks: AsyncIterator[Chunk],
         raise
 
 
-async def undo_write(core: Core, job: Write[T], stored: StoredObject | None) -> None:
+async def undo_write(core: Core, job: Write[T], stored: StoredObject | None, *,
+                     leftovers: bool = False) -> None:
     """Undo a write that failed: take back its bytes if the store kept them (``stored``),
     then forget its record and reset the image. While the registry is unavailable (the
     database restarting) nothing can be recorded: the undo is retried in the background
@@ -216,7 +220,7 @@ async def undo_write(core: Core, job: Write[T], stored: StoredObject | None) -> 
             if not await take_back(core, job.image_id, job.store, left.key):
                 return  # not this process's to undo any more
             left = None
-        await job.undo()
+        await job.undo(leftovers)
 
     try:
         await attempt()

@@ -6,12 +6,20 @@ from typing import Any, Callable
 
 from glance.common.exception import ConfigError
 from glance.config import Settings
-from glance.stores.base import Store, StoredObject, StoreNotFound, StoreReadError, StoreWriteError
+from glance.stores.base import (
+    Store,
+    StoredObject,
+    StoreLeftovers,
+    StoreNotFound,
+    StoreReadError,
+    StoreWriteError,
+)
 from glance.stores.file import FileStore
 from glance.stores.http import HttpStore
 
 __all__ = ["DRIVERS", "STAGING_STORE", "WEB_DOWNLOAD_STORE", "FileStore", "HttpStore", "Store",
-           "StoreNotFound", "StoreReadError", "StoreWriteError", "StoredObject", "build_stores",
+           "StoreLeftovers", "StoreNotFound", "StoreReadError", "StoreWriteError", "StoredObject",
+           "build_stores",
            "build_staging_store", "build_web_download_store", "unique_stores"]
 
 STAGING_STORE = "os_glance_staging_store"

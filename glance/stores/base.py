@@ -35,6 +35,11 @@ class StoreWriteError(exception.StoreError):
     """The store could not write or delete (disk full, permission, backend failure)."""
 
 
+class StoreLeftovers(StoreWriteError):
+    """A put failed and the store could not yet remove what it had written (it went away
+    mid-write): ``discard_partial(key)`` must be called once it is back."""
+
+
 class StoreReadError(exception.StoreError):
     """The store could not read (backend failure, lost connection)."""
 
@@ -147,13 +152,16 @@ class Store(ABC):
             raise StoreWriteError(f"Store {self.name} is read-only")
         source = _Source(chunks)
         started = time.monotonic()
+        failure: exception.GlanceException | None = None
         try:
             try:
                 stored = await self._put(key, source, size_hint)
             except self.vendor_errors as exc:
                 if exc is source.failure:
                     raise
-                raise self.translate(exc, key, "write") from None
+                failure = self.translate(exc, key, "write")
+            if failure is not None:
+                raise await self._after_failed_put(key, failure)
         except BaseException as exc:
             self._observe("put", started, exc)
             raise
@@ -161,6 +169,20 @@ class Store(ABC):
         LOG.debug("store %s: put %s, %d bytes in %.3f s", self.name, key, stored.size,
                   time.monotonic() - started)
         return stored
+
+    async def _after_failed_put(self, key: str,
+                                failure: exception.GlanceException) -> exception.GlanceException:
+        """``failure``, once what the failed put of ``key`` wrote is gone: the driver removed
+        it unless the store failed meanwhile, so look again. StoreLeftovers when the store
+        still cannot be reached."""
+        try:
+            await self._discard_partial(key)
+        except self.vendor_errors as exc:
+            LOG.warning("store %s: cannot remove yet what the failed put of %s left: %s",
+                        self.name, key, self.translate(exc, key, "discard"))
+            return StoreLeftovers(f"{failure}; what it wrote will be removed once the store "
+                                  f"is back")
+        return failure
 
     async def get(self, key: str, offset: int = 0,
                   length: int | None = None) -> AsyncGenerator[bytes, None]:

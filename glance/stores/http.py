@@ -23,10 +23,17 @@ from glance.stores.base import (
 
 
 def check_url(url: str) -> str:
-    """Return ``url`` if it is an http(s) URL without credentials, else BadRequest."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise exception.BadRequest(f"Invalid location {url!r}: only http(s) URLs are accepted")
+    """Return ``url`` if it is an http(s) URL with a host, a valid port and no credentials
+    (nor spaces or control characters), else BadRequest naming it."""
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        parts, port_ok = urlsplit(""), False
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok or \
+            any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        raise exception.BadRequest(f"Invalid location {url!r}: only http(s) URLs with a host "
+                                   f"are accepted")
     if parts.username or parts.password:
         raise exception.BadRequest("A location must not carry credentials")
     return url

@@ -78,7 +78,10 @@ class S3Store(PartedStore):
         code = _code(exc)
         if code in _MISSING and key is not None:
             return StoreNotFound(f"{key} is not in store {self.name}")
-        return self.failed(doing, code or str(exc))
+        if not code:  # a connection error names the endpoint: kept for the log only
+            LOG.warning("store %s: %s of %s failed: %s", self.name, doing, key, exc)
+        return self.failed(doing, code or f"the S3 endpoint did not answer "
+                                          f"({type(exc).__name__})")
 
     # -- lifecycle ------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import Any, AsyncGenerator, Iterator
 
 import requests
+import urllib3
 from swiftclient import client as swiftclient
 from swiftclient.exceptions import ClientException
 
@@ -34,7 +35,10 @@ from glance.stores.multipart import (
 )
 
 LOG = logging.getLogger(__name__)
-_VENDOR_ERRORS = (ClientException, requests.RequestException, OSError)
+# urllib3's errors reach us unwrapped from a response body read (a connection broken
+# mid-download: ProtocolError)
+_VENDOR_ERRORS = (ClientException, requests.RequestException, urllib3.exceptions.HTTPError,
+                  OSError)
 
 
 class SwiftStore(PartedStore):
@@ -108,8 +112,10 @@ class SwiftStore(PartedStore):
         if isinstance(exc, ClientException) and exc.http_status == 404 and key is not None:
             return StoreNotFound(f"{key} is not in store {self.name}")
         status = getattr(exc, "http_status", None)
-        lines = [line for line in str(exc).splitlines() if line.strip()]
-        reason = f"HTTP {status}" if status else (lines[0][:200] if lines else type(exc).__name__)
+        if not status:  # a connection error names the endpoint: kept for the log only
+            LOG.warning("store %s: %s of %s failed: %s", self.name, doing, key, exc)
+        reason = (f"HTTP {status}" if status
+                  else f"the Swift endpoint did not answer ({type(exc).__name__})")
         return self.failed(doing, reason)
 
     async def _swift(self, method: str, *args: Any, **kwargs: Any) -> Any:

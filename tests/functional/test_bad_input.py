@@ -143,8 +143,32 @@ def test_integers_beyond_the_database_are_400(any_server: RunningServer) -> None
                         headers={"Content-Type": "application/octet-stream",
                                  "x-openstack-image-size": TOO_BIG})
         assert_error(resp, 400, "x-openstack-image-size")
+        resp = http.put(f"/v2/images/{image}/file", content=b"abc",
+                        headers={"Content-Type": "application/octet-stream"})
+        assert resp.status_code == 204, resp.text
+        for path in (f"/v2/images/{image}/file", f"/v1/images/{image}"):
+            for first in ("9" * 5000, "1" + "0" * 25):
+                resp = http.get(path, headers={"Range": f"bytes={first}-"})
+                assert_error(resp, 416, "not satisfiable")
+            for first, last in (("", "9" * 5000), ("0", "9" * 5000), ("0" * 30 + "1", "")):
+                resp = http.get(path, headers={"Range": f"bytes={first}-{last}"})
+                assert resp.status_code in (200, 206) and resp.content.endswith(b"bc"), resp
         assert "OverflowError" not in any_server.log()
         assert "out of range" not in any_server.log()
+
+
+def test_text_beyond_the_database_columns_is_400(any_server: RunningServer) -> None:
+    """Owners and property names longer than their columns (PostgreSQL enforces them)."""
+    with httpx.Client(base_url=any_server.url, timeout=60) as http:
+        resp = http.post("/v2/images", json={"name": "x"},
+                         headers={"X-Project-Id": "p" * 256, "X-Roles": "member"})
+        assert_error(resp, 400, "owner")
+        assert_error(http.post("/v2/images", json={"name": "x", "owner": "o" * 256}), 400,
+                     "owner")
+        resp = http.post("/v1/images", headers={"x-image-meta-property-" + "k" * 256: "v"})
+        assert_error(resp, 400, "property name")
+        assert http.post("/v2/images", json={"name": "x", "owner": "o" * 255}).status_code == 201
+        assert "Traceback" not in any_server.log()
 
 
 # -- 3. header bytes that are not UTF-8 -----------------------------------------------------

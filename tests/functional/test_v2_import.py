@@ -84,6 +84,8 @@ def test_stage_then_glance_direct_import(open_server, oc):
     assert staged_files(open_server) == []
     tasks = finished_tasks(oc, image["id"])
     assert [t["status"] for t in tasks] == ["success"]
+    # the task remembers the request that started it (Tempest compares them)
+    assert tasks[0]["request_id"] == resp.headers["x-openstack-request-id"]
     assert tasks[0]["type"] == "api_image_import" and tasks[0]["image_id"] == image["id"]
     assert_error(start_import(oc, image["id"], {"method": {"name": "glance-direct"}}), 409)
 
@@ -113,6 +115,13 @@ def test_deleting_an_uploading_image_drops_staged_data(open_server, oc):
     ({}, 400),
     ({"method": {"name": "web-download"}}, 400),     # no uri
     ({"method": {"name": "web-download", "uri": "ftp://example.com/x"}}, 400),
+    # URLs that cannot be valid are refused up front
+    ({"method": {"name": "web-download", "uri": "http://"}}, 400),
+    ({"method": {"name": "web-download", "uri": "http:///no/host"}}, 400),
+    ({"method": {"name": "web-download", "uri": "http://example.com:99999/x"}}, 400),
+    ({"method": {"name": "web-download", "uri": "http://example.com/a b"}}, 400),
+    ({"method": {"name": "web-download", "uri": "example.com/x"}}, 400),
+    ({"method": {"name": "web-download", "uri": 42}}, 400),
     ({"method": {"name": "web-download", "uri": "http://x"}, "stores": ["nope"]}, 400),
     ({"method": {"name": "web-download", "uri": "http://x"}, "all_stores": True,
       "stores": ["file"]}, 400),
@@ -166,7 +175,12 @@ def test_web_download_failure_returns_image_to_queued(open_server, oc):
         time.sleep(0.05)
     assert tasks[0]["status"] == "failure" and tasks[0]["message"]
     assert wait_status(oc, image["id"], "queued")["status"] == "queued"
-    assert show(oc, image["id"])["size"] is None
+    image = show(oc, image["id"])
+    assert image["size"] is None
+    # reported as upstream does: the store in os_glance_failed_import, the reason in the task
+    assert image["os_glance_failed_import"] == "file"
+    assert image["os_glance_importing_to_stores"] == ""
+    assert "file" in tasks[0]["message"] and "404" in tasks[0]["message"]
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "10.1.2.3", "169.254.169.254",

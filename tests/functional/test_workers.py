@@ -215,3 +215,23 @@ def test_workers_that_cannot_start_stop_the_parent_with_1(tmp_path: Path) -> Non
         env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
     assert "cannot start (configuration): stopping" in proc.stderr
+
+
+def gone(pid: int) -> bool:
+    """Whether ``pid`` has ended (a zombie waiting for its new parent counts as ended)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_workers_stop_when_their_parent_is_killed(two_workers: RunningServer) -> None:
+    server = two_workers
+    workers = wait_children(server.process.pid, 2)
+    server.process.kill()
+    server.process.wait(10)
+    deadline = time.monotonic() + 30
+    while not all(gone(pid) for pid in workers):
+        assert time.monotonic() < deadline, "workers outlived their parent"
+        time.sleep(0.1)
+    assert "the parent process" in server.log() and "is gone: stopping" in server.log()

@@ -12,8 +12,9 @@ import subprocess
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import httpx
 import pytest
@@ -23,6 +24,16 @@ from tests.conftest import RunningServer, start_server
 from tests.functional._v1 import assert_error
 from tests.functional._v2 import OCTET, create, show
 from tests.functional.test_scale_out import PausedBody, upload_in_background, wait_saving
+from tests.reliability._proxy import FaultyProxy
+from tests.stores.conftest import (  # noqa: F401  (fixtures)
+    RgwServer,
+    S3Server,
+    SwiftServer,
+    rgw_server,
+    swift_server,
+    unique,
+)
+from tests.stores.test_api_stores import toml_table
 
 MiB = 1 << 20
 V1_RAW = {"x-image-meta-disk_format": "raw", "x-image-meta-container_format": "bare",
@@ -109,6 +120,155 @@ def test_disk_full_fails_cleanly_and_gives_the_space_back(
         assert got.status_code == 200 and hashlib.sha256(got.content).digest() == \
             hashlib.sha256(small).digest()
     assert tracebacks(disk_server) == []
+
+
+# -- an object store going away mid-stream --------------------------------------------------
+
+BIG = 24 * MiB  # several S3 parts (5 MiB) and Swift segments (1 MiB)
+LEASE = 1.0  # recovery retries failed cleanups once per lease
+
+
+@dataclass
+class FaultyStore:
+    """glance-api with a store named ``kind`` reached through ``proxy``, and a look at what
+    the real store holds (``held``: not through the proxy)."""
+
+    server: RunningServer
+    proxy: FaultyProxy
+    kind: str  # the store's name in glance: s3 (on Swift's s3api), swift, rgw (S3 on Ceph)
+    held: Callable[[], list[str]]
+
+    def wait_empty(self, timeout: float = 20) -> list[str]:
+        """What the store holds once empty, or as it is after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while (held := self.held()) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        return held
+
+
+def s3_store_settings(s3: S3Server, bucket: str) -> dict[str, Any]:
+    return s3.settings(bucket, part_size=5 * MiB, multipart_threshold=5 * MiB,
+                       max_concurrency=2, read_timeout=10, connect_timeout=5)
+
+
+def faulty_glance(base: Path, tables: str) -> RunningServer:
+    return start_server(base / "data", write_config(
+        base, f"[glance]\nworker_lease_seconds = {LEASE}\n\n" + tables))
+
+
+@pytest.fixture(scope="module")
+def swift_stores(swift_server: SwiftServer,  # noqa: F811
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, FaultyStore]]:
+    """glance-api with an S3 store (Swift's s3api) and a Swift store, both reached through
+    one FaultyProxy in front of the real Swift proxy."""
+    proxy = FaultyProxy("127.0.0.1", swift_server.port)
+    bucket, container = unique("faults"), unique("faults")
+    s3 = S3Server("s3api", proxy.url, swift_server.user, swift_server.key)
+    swift = {**swift_server.swift_settings(container, segment_size=MiB, max_concurrency=3),
+             "auth_url": proxy.url + "/auth/v1.0", "timeout": 10}
+    server = faulty_glance(tmp_path_factory.mktemp("faults-swift"),
+                           toml_table("s3", s3_store_settings(s3, bucket))
+                           + toml_table("swift", swift))
+    try:
+        yield {"s3": FaultyStore(server, proxy, "s3", lambda: swift_server.names(bucket)
+                                 + swift_server.names(bucket + "+segments")),
+               "swift": FaultyStore(server, proxy, "swift", lambda: swift_server.names(
+                   container) + swift_server.names(container + "_segments"))}
+    finally:
+        server.stop()
+        proxy.close()
+
+
+@pytest.fixture(scope="module")
+def rgw_store(rgw_server: RgwServer,  # noqa: F811
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultyStore]:
+    """glance-api with an S3 store on Ceph RGW, reached through a FaultyProxy."""
+    proxy = FaultyProxy("127.0.0.1", rgw_server.port)
+    bucket = unique("faults")
+    direct = rgw_server.s3
+    through = S3Server("rgw", proxy.url, direct.access_key, direct.secret_key)
+    server = faulty_glance(tmp_path_factory.mktemp("faults-rgw"),
+                           toml_table("rgw", s3_store_settings(through, bucket)))
+    try:
+        yield FaultyStore(server, proxy, "rgw",
+                          lambda: direct.names(bucket) + direct.parts(bucket))
+    finally:
+        server.stop()
+        proxy.close()
+
+
+@pytest.fixture(params=["s3", "swift", "rgw"])
+def store(request: pytest.FixtureRequest) -> FaultyStore:
+    """Each object store behind a proxy the test controls (its servers start on first use)."""
+    if request.param == "rgw":
+        return request.getfixturevalue("rgw_store")
+    return request.getfixturevalue("swift_stores")[request.param]
+
+
+@pytest.mark.timeout(900)  # the first user of the store fixtures starts their servers
+def test_store_gone_mid_upload(store: FaultyStore) -> None:
+    server, proxy, kind = store.server, store.proxy, store.kind
+    data = os.urandom(BIG)
+    with httpx.Client(base_url=server.url, timeout=120) as http:
+        image_id = create(http)["id"]
+        proxy.cut_after("up", 8 * MiB)
+        try:
+            resp = http.put(f"/v2/images/{image_id}/file", content=data,
+                            headers={**OCTET, "X-Image-Meta-Store": kind})
+            assert proxy.tripped.is_set()
+            error = assert_error(resp, resp.status_code)
+            assert resp.status_code in (502, 503), resp.text
+            assert kind in error["message"], error
+            assert str(proxy.port) not in resp.text  # no endpoint in answers
+            shown = show(http, image_id)
+            assert shown["status"] == "queued" and shown["size"] is None, shown
+        finally:
+            proxy.up()
+        # once the store is back, nothing of the failed upload is left in it
+        assert store.wait_empty() == []
+        # and a new upload works (409 "being removed" only until recovery has forgotten the
+        # failed write's record, a moment after its leftovers went)
+        deadline = time.monotonic() + 10
+        while (resp := http.put(f"/v2/images/{image_id}/file", content=data, headers={
+                **OCTET, "X-Image-Meta-Store": kind})).status_code == 409:
+            assert time.monotonic() < deadline, resp.text
+            time.sleep(0.5)
+        assert resp.status_code == 204, resp.text
+        got = http.get(f"/v2/images/{image_id}/file")
+        assert hashlib.sha256(got.content).digest() == hashlib.sha256(data).digest()
+        assert http.delete(f"/v2/images/{image_id}").status_code == 204
+        assert store.wait_empty() == []
+    assert tracebacks(server) == []
+
+
+@pytest.mark.timeout(900)  # the first user of the store fixtures starts their servers
+def test_store_gone_mid_download(store: FaultyStore) -> None:
+    server, proxy, kind = store.server, store.proxy, store.kind
+    data = os.urandom(BIG)
+    with httpx.Client(base_url=server.url, timeout=120) as http:
+        image_id = create(http)["id"]
+        resp = http.put(f"/v2/images/{image_id}/file", content=data,
+                        headers={**OCTET, "X-Image-Meta-Store": kind})
+        assert resp.status_code == 204, resp.text
+        proxy.cut_after("down", 6 * MiB)
+        received = 0
+        try:
+            with pytest.raises(httpx.RemoteProtocolError):
+                with http.stream("GET", f"/v2/images/{image_id}/file") as stream:
+                    assert stream.status_code == 200
+                    assert int(stream.headers["Content-Length"]) == BIG
+                    for chunk in stream.iter_raw():
+                        received += len(chunk)
+            assert proxy.tripped.is_set()
+            assert received < BIG  # the client knows the body is incomplete
+        finally:
+            proxy.up()
+        got = http.get(f"/v2/images/{image_id}/file")
+        assert got.status_code == 200
+        assert hashlib.sha256(got.content).digest() == hashlib.sha256(data).digest()
+        assert show(http, image_id)["status"] == "active"
+        assert http.delete(f"/v2/images/{image_id}").status_code == 204
+    assert tracebacks(server) == []
 
 
 # -- the database restarting -----------------------------------------------------------------
@@ -231,4 +391,40 @@ def test_database_restart(tmp_path: Path, private_postgres: PrivatePostgres) -> 
     finally:
         server.stop()
     print(f"\ndatabase restarts: answers {sorted(answers.items())}")
+    assert tracebacks(server) == []
+
+
+@pytest.mark.timeout(900)  # the first user of the store fixtures starts their servers
+def test_store_down_before_a_transfer(store: FaultyStore) -> None:
+    """A store that does not answer at all: uploads and downloads get a 503 in the envelope
+    before any byte moves, and work again once it is back."""
+    server, proxy, kind = store.server, store.proxy, store.kind
+    data = os.urandom(2 * MiB)
+    with httpx.Client(base_url=server.url, timeout=120) as http:
+        stored = create(http)["id"]
+        assert http.put(f"/v2/images/{stored}/file", content=data,
+                        headers={**OCTET, "X-Image-Meta-Store": kind}).status_code == 204
+        image_id = create(http)["id"]
+        proxy.down()
+        try:
+            resp = http.put(f"/v2/images/{image_id}/file", content=data,
+                            headers={**OCTET, "X-Image-Meta-Store": kind})
+            assert_error(resp, 503, kind)
+            assert str(proxy.port) not in resp.text
+            assert show(http, image_id)["status"] == "queued"
+            resp = http.get(f"/v2/images/{stored}/file")
+            assert_error(resp, 503, kind)
+            assert str(proxy.port) not in resp.text
+        finally:
+            proxy.up()
+        deadline = time.monotonic() + 20
+        while (resp := http.put(f"/v2/images/{image_id}/file", content=data, headers={
+                **OCTET, "X-Image-Meta-Store": kind})).status_code == 409:
+            assert time.monotonic() < deadline, resp.text
+            time.sleep(0.5)
+        assert resp.status_code == 204, resp.text
+        for one in (stored, image_id):
+            assert http.get(f"/v2/images/{one}/file").content == data
+            assert http.delete(f"/v2/images/{one}").status_code == 204
+        assert store.wait_empty() == []
     assert tracebacks(server) == []

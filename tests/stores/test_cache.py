@@ -349,6 +349,27 @@ def test_kill_9_mid_fill_leaves_nothing_served_and_the_restart_refills(node: Nod
 
 
 @S3API_ONLY
+def test_a_stalled_fill_is_dropped_and_the_client_still_gets_everything(node: Node) -> None:
+    server = node.start(image_cache_stall_time=1)
+    big = 48 << 20
+    data = os.urandom(big)
+    iid = upload(server.url, data)
+    got = hashlib.sha256()
+    with httpx.stream("GET", f"{server.url}/v2/images/{iid}/file", timeout=60) as resp:
+        stream = resp.iter_bytes()
+        got.update(next(stream))
+        wait_for(lambda: bool(node.partial()), "a partial file")
+        time.sleep(3)  # the client pauses: the fill gets nothing for longer than the stall time
+        wait_for(lambda: not node.partial(), "the stalled fill dropped")
+        for chunk in stream:
+            got.update(chunk)
+    assert got.digest() == hashlib.sha256(data).digest()
+    assert "stalled" in server.log()
+    time.sleep(0.5)
+    assert node.cached() == [] and node.partial() == []
+
+
+@S3API_ONLY
 def test_two_processes_share_one_cache_and_fill_it_once(node: Node) -> None:
     first, second = node.start(), node.start("b")
     data = os.urandom(SIZE)

@@ -11,7 +11,8 @@ from glance.api.v2.bodies import answer, no_body
 from glance.api.v2.schemas import SCHEMAS
 from glance.common import exception
 
-IMPORT_METHODS: tuple[str, ...] = ("glance-direct", "web-download", "copy-image")
+IMPORT_METHODS: tuple[str, ...] = ("glance-direct", "web-download", "copy-image",
+                                   "glance-download")
 
 
 async def schema(request: web.Request) -> web.Response:

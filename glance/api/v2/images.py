@@ -154,7 +154,7 @@ async def import_image(request: web.Request) -> web.Response:
                                    "false")
     await service(request).import_image(
         context(request), image_id(request), method["name"], method.get("uri"), stores=stores,
-        all_stores=all_stores, all_stores_must_succeed=must_succeed)
+        all_stores=all_stores, all_stores_must_succeed=must_succeed, params=method)
     return web.Response(status=202)
 
 

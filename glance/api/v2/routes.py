@@ -12,6 +12,7 @@ from glance.api.v2 import listing as ls
 from glance.api.v2 import members as m
 from glance.api.v2 import metadefs as md
 from glance.api.v2 import metadefs_items as mdi
+from glance.api.v2 import tasks as t
 from glance.api.v2.schemas import SCHEMAS
 
 _SCHEMA_NAMES = "|".join(SCHEMAS)
@@ -35,6 +36,8 @@ ROUTES: tuple[tuple[str, dict[str, Handler]], ...] = (
     ("/images/{image_id}/import", {"POST": h.import_image}),
     ("/images/{image_id}/tasks", {"GET": h.tasks}),
     ("/stores/{store}/{image_id}", {"DELETE": h.delete_from_store}),
+    ("/tasks", {"GET": t.index, "POST": t.create}),
+    ("/tasks/{task_id}", {"GET": t.show}),
     ("/cache", {"GET": c.listing, "DELETE": c.clear}),
     ("/cache/{image_id}", {"PUT": c.enqueue, "DELETE": c.remove}),
     ("/metadefs/resource_types", {"GET": md.list_resource_types}),

@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from glance.api.v2.metadefs_schemas import METADEF_SCHEMAS
-from glance.domain import CONTAINER_FORMATS, DISK_FORMATS, MEMBER_STATUSES, STATUSES, VISIBILITIES
+from glance.domain import (
+    CONTAINER_FORMATS,
+    DISK_FORMATS,
+    MEMBER_STATUSES,
+    STATUSES,
+    TASK_STATUSES,
+    VISIBILITIES,
+)
 
 
 def _read_only(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -116,10 +123,49 @@ MEMBERS_SCHEMA: dict[str, Any] = {
     "links": [{"rel": "self", "href": "{self}"}, {"rel": "describedby", "href": "{schema}"}],
 }
 
+_TIME = {"type": "string", "format": "date-time"}
+TASK_SCHEMA: dict[str, Any] = {
+    "name": "task",
+    "properties": {
+        "id": {"type": "string", "description": "An identifier for the task"},
+        "type": {"type": "string", "enum": ["import", "api_image_import", "location_import"],
+                 "description": "The type of task represented by this content"},
+        "status": {"type": "string", "enum": list(TASK_STATUSES),
+                   "description": "The current status of this task"},
+        "input": {"type": "object", "description": "The parameters required by task"},
+        "result": {"type": ["null", "object"], "description": "The result of current task"},
+        "owner": {"type": ["null", "string"], "description": "Project that owns the task"},
+        "message": {"type": "string", "description": "Human-readable informative message "
+                                                     "only included when appropriate"},
+        "expires_at": {"type": ["null", "string"], "format": "date-time",
+                       "description": "When the task expires"},
+        "created_at": {**_TIME, "description": "When the task was created"},
+        "updated_at": {**_TIME, "description": "When the task was last updated"},
+        "self": {"type": "string", "readOnly": True},
+        "schema": {"type": "string", "readOnly": True},
+    },
+}
+TASKS_SCHEMA: dict[str, Any] = {
+    "name": "tasks",
+    "properties": {
+        "tasks": {"type": "array", "items": {
+            "name": "task",
+            "properties": {k: v for k, v in TASK_SCHEMA["properties"].items()
+                           if k not in ("input", "result", "message")}}},
+        "first": {"type": "string"},
+        "next": {"type": "string"},
+        "schema": {"type": "string"},
+    },
+    "links": [{"rel": "first", "href": "{first}"}, {"rel": "next", "href": "{next}"},
+              {"rel": "describedby", "href": "{schema}"}],
+}
+
 SCHEMAS: dict[str, dict[str, Any]] = {
     "image": IMAGE_SCHEMA,
     "images": IMAGES_SCHEMA,
     "member": MEMBER_SCHEMA,
     "members": MEMBERS_SCHEMA,
+    "task": TASK_SCHEMA,
+    "tasks": TASKS_SCHEMA,
     **METADEF_SCHEMAS,
 }

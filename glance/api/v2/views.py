@@ -64,7 +64,7 @@ def member_view(member: Membership) -> dict[str, Any]:
 def task_view(task: Task) -> dict[str, Any]:
     return {"id": task.id, "type": task.type, "status": task.status, "owner": task.owner,
             "image_id": task.image_id, "input": task.input, "message": task.message,
-            "result": None, "request_id": None, "user_id": None,
+            "result": None, "request_id": task.request_id, "user_id": task.user_id,
             "created_at": timestamp(task.created_at), "updated_at": timestamp(task.updated_at),
             "expires_at": None}
 
