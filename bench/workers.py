@@ -3,7 +3,10 @@ concurrent clients, and concurrent 1 GiB uploads; medians of --runs, each beside
 measured in the same run.
 
     .venv/bin/python bench/workers.py [--workers 1,2] [--runs 3] [--clients 16]
-        [--creates 2000] [--uploads 4] [--upload-mib 1024]
+        [--creates 2000] [--uploads 4] [--upload-mib 1024] [--database-url URL]
+
+``--uploads 0`` measures creates only; ``--database-url`` puts the registry there (e.g. an
+empty PostgreSQL database) instead of each run's own SQLite file.
 
 Ceilings: for creates, the same clients asking the same server for ``GET /versions`` (no
 registry, no body); for uploads, the same number of threads writing as many bytes into new
@@ -38,10 +41,11 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def serve(data_dir: Path, workers: int) -> RunningServer:
+def serve(data_dir: Path, workers: int, database_url: str | None) -> RunningServer:
+    extra = ["--database-url", database_url] if database_url else []
     for attempt in range(3):  # a loaded machine may take longer than start_server waits
         try:
-            server = start_server(data_dir, ["--workers", str(workers)])
+            server = start_server(data_dir, ["--workers", str(workers), *extra])
             break
         except RuntimeError:
             if attempt == 2:
@@ -144,6 +148,7 @@ def main() -> int:
     parser.add_argument("--creates", type=int, default=2000)
     parser.add_argument("--uploads", type=int, default=4)
     parser.add_argument("--upload-mib", type=int, default=1024)
+    parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
     size = args.upload_mib * MiB
     work = Path(tempfile.mkdtemp(prefix="glance-bench-workers-"))
@@ -152,7 +157,7 @@ def main() -> int:
         figures: dict[str, list[float]] = {"creates": [], "versions": [], "uploads": [],
                                            "disk": []}
         for run in range(args.runs):
-            server = serve(work / f"w{workers}-r{run}" / "data", workers)
+            server = serve(work / f"w{workers}-r{run}" / "data", workers, args.database_url)
             try:
                 figures["versions"].append(requests_per_second(
                     args.clients, args.creates, lambda h: h.get("/versions").status_code,
@@ -161,24 +166,27 @@ def main() -> int:
                     args.clients, args.creates,
                     lambda h: h.post("/v2/images", json={**CREATE, "name": "b"}).status_code,
                     server.url))
-                figures["disk"].append(disk_mb_per_s(server.data_dir, args.uploads, size))
-                figures["uploads"].append(uploads_mb_per_s(server.url, args.uploads, size))
+                if args.uploads:
+                    figures["disk"].append(disk_mb_per_s(server.data_dir, args.uploads, size))
+                    figures["uploads"].append(uploads_mb_per_s(server.url, args.uploads, size))
             finally:
                 server.stop()
             log(f"workers={workers} run {run + 1}: " + ", ".join(
-                f"{k} {v[-1]:.0f}" for k, v in figures.items()))
-        rows[workers] = {k: [statistics.median(v)] for k, v in figures.items()}
+                f"{k} {v[-1]:.0f}" for k, v in figures.items() if v))
+        rows[workers] = {k: [statistics.median(v) if v else 0.0] for k, v in figures.items()}
     print(f"\nglance-api workers: medians of {args.runs} runs; {args.clients} clients x "
           f"{args.creates} requests; {args.uploads} concurrent uploads of {args.upload_mib} "
-          f"MiB; {os.cpu_count()} CPUs\n")
+          f"MiB; registry {'given' if args.database_url else 'SQLite'}; {os.cpu_count()} "
+          f"CPUs, load average {os.getloadavg()[0]:.0f}\n")
     print("| workers | v2 creates/s | GET /versions/s (ceiling) | ratio | uploads MB/s "
           "| disk write MB/s (ceiling) | ratio |")
     print("|---|---|---|---|---|---|---|")
     for workers, f in rows.items():
         creates, versions = f["creates"][0], f["versions"][0]
         uploads, disk = f["uploads"][0], f["disk"][0]
+        upload_ratio = f"{uploads / disk:.2f}" if disk else "–"
         print(f"| {workers} | {creates:,.0f} | {versions:,.0f} | {creates / versions:.2f} | "
-              f"{uploads:,.0f} | {disk:,.0f} | {uploads / disk:.2f} |")
+              f"{uploads:,.0f} | {disk:,.0f} | {upload_ratio} |")
     return 0
 
 
