@@ -47,7 +47,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         return error_response(_from_aiohttp(request, exc))
-    except (ConnectionResetError, ConnectionAbortedError):
+    except ConnectionError:  # the client went away (reset, aborted, a broken pipe)
         raise
     except Exception:
         LOG.exception("unhandled error in %s %s", request.method, request.path)

@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import re
-from typing import AsyncIterator
+from typing import AsyncIterator, BinaryIO
 
 import aiohttp
 from aiohttp import web
@@ -131,65 +131,82 @@ async def send_bytes(request: web.Request, response: web.StreamResponse,
                      download: Download) -> web.StreamResponse:
     """Send ``download`` (whole, or the request's single Range) on ``response``.
 
-    The caller has set the other headers. Local files go out with zero-copy sendfile.
+    The caller has set the other headers. Local files go out with zero-copy sendfile; the
+    file is opened before the answer starts, so that an image deleted meanwhile is a clean
+    404 and one deleted later still downloads whole. A client that goes away mid-download
+    is one INFO line; the connection is closed so that no client takes a short body for a
+    whole one.
     """
     total = download.size
     requested = parse_range(request.headers.get("Range"), total) if total else None
     offset, length = requested if requested is not None else (0, total)
-    response.content_length = length
-    response.headers["Accept-Ranges"] = "bytes"
-    if requested is not None:
-        response.set_status(206)
-        response.headers["Content-Range"] = f"bytes {offset}-{offset + length - 1}/{total}"
-    if request.method == "HEAD" or length == 0:
-        await response.prepare(request)
-    elif (path := download.local_path) is not None:
-        await response.prepare(request)
-        await _sendfile(request, response, path, offset, length)
-    else:
-        chunks = download.read(offset, length)
+    sending = request.method != "HEAD" and length > 0
+    path = download.local_path if sending else None
+    fobj = await _open_image_file(download, path) if path is not None else None
+    try:
+        response.content_length = length
+        response.headers["Accept-Ranges"] = "bytes"
+        if requested is not None:
+            response.set_status(206)
+            response.headers["Content-Range"] = f"bytes {offset}-{offset + length - 1}/{total}"
+        chunks = download.read(offset, length) if sending and fobj is None else None
         # a store that fails before the first byte still gets an answer (503 …)
-        first = await anext(chunks, b"")
+        first = await anext(chunks, b"") if chunks is not None else b""
         await response.prepare(request)
         try:
-            await response.write(first)
-            async for chunk in chunks:
-                await response.write(chunk)
+            if fobj is not None:
+                await _sendfile(request, response, fobj, offset, length)
+            elif chunks is not None:
+                await response.write(first)
+                async for chunk in chunks:
+                    await response.write(chunk)
+            await response.write_eof()
+        except ConnectionError as exc:
+            LOG.info("%s %s: the client went away during the download (%s)", request.method,
+                     request.path, type(exc).__name__)
+            _abort(request)
         except exception.GlanceException as exc:
             # the status is sent: cut the connection, so that the client sees a body shorter
             # than its Content-Length, never a complete-looking one (or an error inside it)
             LOG.error("%s %s: the store failed after the headers were sent (%s): connection "
                       "closed", request.method, request.path, exc)
-            if request.transport is not None:
-                request.transport.close()
-            return response
-    await response.write_eof()
+            _abort(request)
+    finally:
+        if fobj is not None:
+            fobj.close()
     return response
 
 
-async def _sendfile(request: web.Request, response: web.StreamResponse, path: str,
-                    offset: int, length: int) -> None:
+async def _open_image_file(download: Download, path: str) -> BinaryIO:
     try:
-        fobj = await asyncio.to_thread(open, path, "rb")
+        return await asyncio.to_thread(open, path, "rb")
     except FileNotFoundError:
-        raise ConnectionResetError("image file vanished during download") from None
+        raise exception.NotFound(
+            f"The data of image {download.image.id} is gone (deleted meanwhile)") from None
+
+
+def _abort(request: web.Request) -> None:
+    """Close the connection of an answer that cannot be completed."""
+    if request.transport is not None:
+        request.transport.close()
+
+
+async def _sendfile(request: web.Request, response: web.StreamResponse, fobj: BinaryIO,
+                    offset: int, length: int) -> None:
+    transport = request.transport
+    if transport is None or transport.is_closing():
+        raise ConnectionResetError("Connection lost")
     try:
-        transport = request.transport
-        if transport is None:
-            raise ConnectionResetError("Connection lost")
-        try:
-            await asyncio.get_running_loop().sendfile(transport, fobj, offset, length)
-        except NotImplementedError:  # e.g. TLS transports: plain reads instead
-            while length > 0:
-                data = await asyncio.to_thread(os.pread, fobj.fileno(), min(length, 1 << 20),
-                                               offset)
-                if not data:
-                    break
-                await response.write(data)
-                offset += len(data)
-                length -= len(data)
-    finally:
-        fobj.close()
+        await asyncio.get_running_loop().sendfile(transport, fobj, offset, length)
+    except NotImplementedError:  # e.g. TLS transports: plain reads instead
+        while length > 0:
+            data = await asyncio.to_thread(os.pread, fobj.fileno(), min(length, 1 << 20),
+                                           offset)
+            if not data:
+                break
+            await response.write(data)
+            offset += len(data)
+            length -= len(data)
 
 
 # How deeply JSON bodies may nest: the deepest the API reads is 3 (a patch's list of tags);

@@ -26,6 +26,8 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 
+from glance.common.hashing import Hash, new_hash
+
 LOG = logging.getLogger(__name__)
 
 SAMPLE_BLOCK = 4096
@@ -46,7 +48,18 @@ class Identity:
 
     @property
     def verifiable(self) -> bool:
-        return bool(self.checksum) or bool(self.os_hash_algo and self.os_hash_value)
+        return bool(self.checksum) or own_hash(self) is not None
+
+
+def own_hash(identity: Identity) -> Hash | None:
+    """A new hash of the image's own algorithm (``os_hash_algo``, whatever it is); None when
+    it has none or this machine's hashlib lacks it (then the MD5 and size verify)."""
+    if not identity.os_hash_algo or not identity.os_hash_value:
+        return None
+    try:
+        return new_hash(identity.os_hash_algo)
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -66,8 +79,7 @@ class Hasher:
     def __init__(self, identity: Identity) -> None:
         self.identity = identity
         self.md5 = hashlib.md5(usedforsecurity=False) if identity.checksum else None
-        algo = identity.os_hash_algo if identity.os_hash_value else None
-        self.other = hashlib.new(algo) if algo else None
+        self.other = own_hash(identity)
         self.size = 0
 
     def mismatch(self) -> str | None:
@@ -77,7 +89,8 @@ class Hasher:
             return f"size {self.size} != {ident.size}"
         if self.md5 is not None and self.md5.hexdigest() != ident.checksum:
             return "checksum mismatch"
-        if self.other is not None and self.other.hexdigest() != ident.os_hash_value:
+        if self.other is not None and \
+                self.other.hexdigest() != (ident.os_hash_value or "").lower():
             return f"{ident.os_hash_algo} mismatch"
         return None
 

@@ -10,6 +10,7 @@ import httpx
 
 from glance.client.wire import CHUNK_SIZE
 from glance.common import exception
+from glance.common.hashing import Hash, new_hash
 
 
 class CorruptDownload(exception.GlanceException):
@@ -116,18 +117,19 @@ class ImageDownload(ImageBodyIterator):
 
 
 def _verifier(image: Mapping[str, Any], content_md5: str | None,
-              allow_md5_fallback: bool) -> tuple[Any, str | None, str | None]:
-    """``(hasher, expected hex digest, algorithm)``: the image's own hash first, as
-    python-glanceclient checks it; MD5 of ``checksum`` or Content-MD5 otherwise."""
+              allow_md5_fallback: bool) -> tuple[Hash | None, str | None, str | None]:
+    """``(hasher, expected hex digest, algorithm)``: the image's own hash first (any
+    hashlib algorithm with a fixed-size digest), as python-glanceclient checks it; MD5 of
+    ``checksum`` or Content-MD5 otherwise."""
     algorithm, value = image.get("os_hash_algo"), image.get("os_hash_value")
     if value and algorithm:
         try:
-            return hashlib.new(str(algorithm)), str(value), str(algorithm)
-        except ValueError:
+            return new_hash(str(algorithm)), str(value).lower(), str(algorithm)
+        except ValueError as exc:
             if not allow_md5_fallback:
-                raise CorruptDownload(f"The image's hash algorithm {algorithm!r} is not "
-                                      f"available here (allow the MD5 fallback to use the "
-                                      f"checksum instead)") from None
+                raise CorruptDownload(f"The image's hash algorithm cannot be used here: "
+                                      f"{exc} (allow the MD5 fallback to use the checksum "
+                                      f"instead)") from None
     md5 = image.get("checksum") or content_md5
     if md5:
         return hashlib.md5(usedforsecurity=False), str(md5), "md5"

@@ -4,13 +4,13 @@ flags, the README's table and the sample file are all derived from these."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from glance.common.hashing import parse_algorithm
 from glance.common.logs import parse_log_format
 from glance.config.options import (
     REQUIRED,
@@ -22,17 +22,6 @@ from glance.config.options import (
     parse_count,
     parse_positive,
 )
-
-
-def parse_hash_algorithm(value: str) -> str:
-    """The ``hashing_algorithm`` option: a hashlib algorithm with a fixed-length digest."""
-    name = str(value).strip().lower()
-    fixed = sorted(a for a in hashlib.algorithms_guaranteed if not a.startswith("shake_"))
-    if name not in hashlib.algorithms_available or name.startswith("shake_"):
-        raise ValueError(f"unknown hashing algorithm {value!r} (for instance: "
-                         f"{', '.join(fixed)})")
-    hashlib.new(name)  # available here, not only listed
-    return name
 
 
 def default_data_dir() -> str:
@@ -144,7 +133,11 @@ class Settings:
         False, "Let the `web-download` import, v1 `x-image-meta-location` and v1 "
         "`x-glance-api-copy-from` read from loopback, private, link-local and other "
         "non-global addresses (off: such URLs are refused with 400).", parse_bool)
-    # -- glance-download import (tempest-rest) --
+    # -- locations and glance-download import (tempest-rest) --
+    show_multiple_locations: bool = option(
+        False, "Show each image's copies in v2's `locations` (`url`: the URL of an http "
+        "location, `<store>://<key>` for the others; `metadata.store`: the store).",
+        parse_bool)
     glance_download_properties: str = option(
         "hw_*,trait:*,os_distro,os_secure_boot,os_type", "Comma-separated extra properties "
         "(a trailing `*` matches a prefix) a `glance-download` import copies from the remote "
@@ -154,6 +147,14 @@ class Settings:
         "that is not the declared disk_format (qcow2 declared raw, ...) or is an unsafe disk "
         "(backing or external data file, extents or parents in other files, broken "
         "partition table); record the disk's virtual_size.", parse_bool)
+    # -- the image hash (issue 15: hashing_algorithm) -------------------------------------------
+    hashing_algorithm: str = option(
+        "sha512", "Algorithm of the hash every upload records in `os_hash_algo` / "
+        "`os_hash_value` (with the MD5 `checksum`), as upstream's option: any hashlib "
+        "algorithm with a fixed-size digest (`sha512`, `sha256`, `sha3_256`, `blake2b`, ...); "
+        "unknown names and `shake_*` stop the start. Changing it applies to new uploads; "
+        "images keep their recorded algorithm, by which copies and the cache verify them.",
+        parse_algorithm)
     # -- connections, shutdown and worker processes (glance/server) --
     keepalive_timeout: float = option(
         75.0, "Seconds an idle keep-alive connection stays open waiting for its next "
@@ -195,10 +196,6 @@ class Settings:
     scrub_time: float = option(
         0.0, "With `delayed_delete`: seconds an image's data is kept after its delete. The "
         "scrubber looks every `scrub_time / 2` seconds (1 to 60).", float)
-    hashing_algorithm: str = option(
-        "sha512", "Algorithm of `os_hash_value` (recorded as `os_hash_algo`) for new uploads: "
-        "any name Python's hashlib offers (`sha256`, `sha3_256`, `blake2b`…), as upstream. "
-        "An unknown name stops start-up.", parse_hash_algorithm)
     readiness_timeout: float = option(
         5.0, "Seconds `GET /readyz` waits for the registry and each store to answer.",
         parse_positive)

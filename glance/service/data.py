@@ -64,8 +64,7 @@ async def upload(core: Core, ctx: RequestContext, image_id: str, data: Upload, *
                                      "failed_upload_status": failed_status})
 
     async def commit(stored: StoredObject, digest: Digest) -> Image:
-        values: dict[str, Any] = {
-            "size": stored.size, "checksum": digest.md5.hexdigest(), **digest.os_hash()}
+        values: dict[str, Any] = {"size": stored.size, **digest.values()}
         if checks.disk is not None and checks.disk.result is not None:
             values["virtual_size"] = checks.disk.result.virtual_size
         return await core.db(core.registry.finish_upload, image_id, store=store.name,

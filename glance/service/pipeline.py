@@ -1,6 +1,7 @@
 """The one upload pipeline: every byte that comes in — v1, v2, staging, import, copy — goes
-through ``write``: hashed (MD5 and SHA-512), size-checked and format-inspected while the
-store writes it, and recorded by the ownership protocol of the registry:
+through ``write``: hashed (MD5 and the ``hashing_algorithm``, SHA-512 by default),
+size-checked and format-inspected while the store writes it, and recorded by the ownership
+protocol of the registry:
 
 - begin: the write is recorded (a ``saving`` location held by this process) before any
   byte is written, so that a crash leaves something recovery can clean up;
@@ -21,6 +22,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Generic, TypeVar
 
 from glance import formats
 from glance.common import exception
+from glance.common.hashing import Hash, new_hash
 from glance.domain import KILLED, LOCATION_SAVING, Image, Location
 from glance.service.core import Core
 from glance.stores import Store, StoredObject, StoreLeftovers
@@ -31,22 +33,25 @@ T = TypeVar("T")
 
 
 class Digest:
-    """MD5 and the ``algorithm`` digest (``os_hash_algo``: ``hashing_algorithm``, SHA-512
-    by default) of a stream, each updated in its own worker thread."""
+    """MD5 and the image hash (``algorithm``: ``os_hash_algo``) of a stream, each updated in
+    its own worker thread."""
 
     def __init__(self, algorithm: str) -> None:
-        self.md5 = hashlib.md5(usedforsecurity=False)
-        self.algorithm = algorithm
-        self.secure = hashlib.new(algorithm)
+        self.md5: Hash = hashlib.md5(usedforsecurity=False)
+        self.algorithm = algorithm.strip().lower()
+        self.os_hash: Hash = self.md5 if self.algorithm == "md5" else new_hash(algorithm)
 
     def update(self, chunk: Chunk) -> Awaitable[Any]:
         loop = asyncio.get_running_loop()
+        if self.os_hash is self.md5:
+            return loop.run_in_executor(None, self.md5.update, chunk)
         return asyncio.gather(loop.run_in_executor(None, self.md5.update, chunk),
-                              loop.run_in_executor(None, self.secure.update, chunk))
+                              loop.run_in_executor(None, self.os_hash.update, chunk))
 
-    def os_hash(self) -> dict[str, str]:
-        """``os_hash_algo`` and ``os_hash_value`` of what went through."""
-        return {"os_hash_algo": self.algorithm, "os_hash_value": self.secure.hexdigest()}
+    def values(self) -> dict[str, str]:
+        """The image fields of the digest: checksum, os_hash_algo and os_hash_value."""
+        return {"checksum": self.md5.hexdigest(), "os_hash_algo": self.algorithm,
+                "os_hash_value": self.os_hash.hexdigest()}
 
 
 @dataclass(frozen=True)
@@ -78,15 +83,14 @@ class DiskCheck:
 
 @dataclass(frozen=True)
 class Checks:
-    """What the data must match while it streams: the declared size and MD5, a limit, and
-    (optionally) the declared disk format; ``hash_algo``: the os_hash_algo to compute (None:
-    ``hashing_algorithm``)."""
+    """What the data must match while it streams: the declared size and MD5, a limit,
+    (optionally) the declared disk format, and (a copy) the image's own hash."""
 
     limit: Limit
     size: int | None = None
     checksum: str | None = None
     disk: DiskCheck | None = None
-    hash_algo: str | None = None
+    os_hash: tuple[str, str] | None = None  # (os_hash_algo, os_hash_value)
 
 
 async def size_limit(core: Core, image: Image, expected_size: int | None) -> Limit:
@@ -151,6 +155,10 @@ async def verified(chunks: AsyncIterator[Chunk], digest: Digest,
         raise exception.BadRequest(
             f"Checksum mismatch: x-image-meta-checksum says {checks.checksum} but the data's "
             f"MD5 is {digest.md5.hexdigest()}")
+    if checks.os_hash is not None and checks.os_hash[1].lower() != digest.os_hash.hexdigest():
+        raise exception.BadRequest(
+            f"Hash mismatch: the image's {checks.os_hash[0]} os_hash_value is "
+            f"{checks.os_hash[1]} but the data's is {digest.os_hash.hexdigest()}")
     if checks.disk is not None:
         checks.disk.check()
 
@@ -183,8 +191,8 @@ async def write(core: Core, job: Write[T], chunks: AsyncIterator[Chunk],
                 checks: Checks) -> T:
     """Run ``job``: begin, stream the verified chunks into the store, commit; on any failure
     nothing of it is left and the error propagates (a client gone mid-transfer: 400)."""
+    digest = Digest(checks.os_hash[0] if checks.os_hash else core.settings.hashing_algorithm)
     await job.begin()
-    digest = Digest(checks.hash_algo or core.settings.hashing_algorithm)
     try:
         stored = await job.store.put(job.image_id, verified(chunks, digest, checks),
                                      checks.size)
@@ -193,6 +201,8 @@ async def write(core: Core, job: Write[T], chunks: AsyncIterator[Chunk],
         await asyncio.shield(undo_write(core, job, None,
                                         leftovers=isinstance(exc, StoreLeftovers)))
         if isinstance(exc, (ConnectionError, asyncio.IncompleteReadError)):
+            LOG.info("%s of image %s: the client went away before sending all data (%s)",
+                     job.what, job.image_id, type(exc).__name__)
             raise exception.BadRequest(
                 f"{job.what} failed: the client disconnected before sending all data") from exc
         raise

@@ -74,6 +74,9 @@ async def keep_alive(core: Core) -> None:
                 await recover(core)
         except exception.ServiceUnavailable as exc:  # the database is away: one line
             LOG.warning("heartbeat or recovery failed (%s); retrying", exc)
+            # nobody could beat meanwhile: judge the others only once they have had a whole
+            # lease to beat again (else their uploads in flight would be taken for orphans)
+            last_recovery = time.monotonic()
         except Exception:  # a registry hiccup must not end the heartbeat
             LOG.exception("heartbeat or recovery failed; retrying")
 

@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Callable
 
 from glance.common import exception
+from glance.common.hashing import new_hash
 from glance.domain import ACTIVE, DEACTIVATED, Image, Location, utcnow
 from glance.service.core import Core
 from glance.service.pipeline import discard_data
@@ -39,7 +40,7 @@ Progress = Callable[[int, int, CopyCheck], None]  # (done, total, the copy just 
 async def _digests(store: Store, key: str, algorithm: str | None) -> tuple[int, str, str | None]:
     """Size, MD5 and ``algorithm`` digest of what ``store`` holds under ``key``."""
     md5 = hashlib.md5(usedforsecurity=False)
-    other = hashlib.new(algorithm) if algorithm else None
+    other = new_hash(algorithm) if algorithm else None
     size = 0
     async for chunk in store.get(key):
         size += len(chunk)

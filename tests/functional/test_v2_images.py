@@ -421,3 +421,23 @@ def test_every_response_carries_its_own_request_id(server, http):
         assert re.fullmatch(r"req-[0-9a-f-]{36}", request_id), (resp.status_code, resp.headers)
         seen.add(request_id)
     assert len(seen) == 5
+
+
+def test_show_multiple_locations_lists_each_copy(tmp_path, http):
+    # off (the default, as `http` here): no locations field
+    assert "locations" not in create(http)
+    srv = start_server(tmp_path / "data", ["--show-multiple-locations", "true"])
+    try:
+        import httpx
+        with httpx.Client(base_url=srv.url, timeout=30) as client:
+            image = create(client)
+            assert image["locations"] == []  # no data yet
+            image = active(client, b"located", name=image["name"])
+            assert image["locations"] == [{"url": f"file://{image['id']}",
+                                           "metadata": {"store": "file"}}]
+            validate(client, "image", image)
+            listed = client.get("/v2/images").json()["images"]
+            assert [i["locations"] for i in listed if i["id"] == image["id"]] == \
+                [image["locations"]]
+    finally:
+        srv.stop()

@@ -428,3 +428,39 @@ def test_store_down_before_a_transfer(store: FaultyStore) -> None:
             assert http.delete(f"/v2/images/{one}").status_code == 204
         assert store.wait_empty() == []
     assert tracebacks(server) == []
+
+
+def test_a_database_outage_longer_than_the_lease_breaks_no_upload(
+        tmp_path: Path, private_postgres: PrivatePostgres) -> None:
+    """Two processes share the database; it is away for longer than the lease while one of
+    them uploads. Neither may take the other for gone because nobody could beat meanwhile:
+    the upload finishes once the database is back."""
+    lease = 1.0
+    store = tmp_path / "images"
+    servers = [start_server(tmp_path / name / "data", [
+        "--database-url", private_postgres.url(), *write_config(
+            tmp_path / name, f'[glance]\nfile_store_dir = "{store}"\n'
+            f"worker_lease_seconds = {lease}\n")]) for name in ("a", "b")
+        if (tmp_path / name).mkdir() is None]
+    a, b = servers
+    try:
+        with httpx.Client(base_url=b.url, timeout=60) as via_b:
+            image = create(via_b)
+            head, tail = os.urandom(2 * MiB), os.urandom(MiB)
+            body = PausedBody(head, tail)
+            upload = upload_in_background(a.url, image["id"], body)
+            wait_saving(via_b, image["id"])
+            private_postgres.stop("fast")
+            time.sleep(4 * lease)
+            private_postgres.start()
+            time.sleep(3 * lease)  # both processes beat, and b runs its recovery
+            body.release.set()
+            upload["thread"].join(60)
+            assert upload["response"].status_code == 204, upload["response"].text
+            shown = show(via_b, image["id"])
+            assert shown["status"] == "active", shown
+            assert via_b.get(f"/v2/images/{image['id']}/file").content == head + tail
+    finally:
+        for server in servers:
+            server.stop()
+    assert [tracebacks(server) for server in servers] == [[], []]

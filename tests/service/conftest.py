@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import AsyncIterator, Awaitable, Callable, Iterator, TypeVar
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterator, TypeVar
 
 import pytest
 
@@ -26,8 +26,8 @@ OTHER = RequestContext(project_id="p2", roles=("member",))
 class Harness:
     """The service under test, its loop, and what its file store holds."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self.settings = Settings(data_dir=str(data_dir), file_store_fsync=False)
+    def __init__(self, data_dir: Path, **settings: Any) -> None:
+        self.settings = Settings(data_dir=str(data_dir), file_store_fsync=False, **settings)
         self.loop = asyncio.new_event_loop()
         engine = create_registry_engine(self.settings.resolved_database_url)
         upgrade_engine(engine)

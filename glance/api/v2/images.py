@@ -26,14 +26,15 @@ async def create(request: web.Request) -> web.Response:
     headers = {"Location": f"{base_url(request)}/v2/images/{image.id}",
                "OpenStack-image-import-methods": ",".join(IMPORT_METHODS),
                "OpenStack-image-store-ids": ",".join(svc.writable_store_names())}
-    return answer(image_view(image, svc.store_weights()), 201, headers)
+    return answer(image_view(image, svc.store_weights(),
+                             settings(request).show_multiple_locations), 201, headers)
 
 
 async def show(request: web.Request) -> web.Response:
     no_body(request)
     svc = service(request)
     return answer(image_view(await svc.get(context(request), image_id(request)),
-                             svc.store_weights()))
+                             svc.store_weights(), settings(request).show_multiple_locations))
 
 
 async def update(request: web.Request) -> web.Response:
@@ -48,7 +49,8 @@ async def update(request: web.Request) -> web.Response:
         return apply_patch(image, body, media_type)
 
     image = await service(request).patch(context(request), image_id(request), change)
-    return answer(image_view(image, service(request).store_weights()))
+    return answer(image_view(image, service(request).store_weights(),
+                             settings(request).show_multiple_locations))
 
 
 async def delete(request: web.Request) -> web.Response:

@@ -27,6 +27,7 @@ WRITABLE_KEYS: frozenset[str] = SETTABLE
 READ_ONLY_KEYS: frozenset[str] = frozenset(BASE_KEYS) - SETTABLE | VIRTUAL_KEYS
 RESERVED_KEYS: frozenset[str] = frozenset(f.name for f in FIELDS if not f.v2) | {"location"}
 MAX_PROPERTY_KEY = 255
+URL_STORE = "http"  # the read-only store whose keys are URLs (glance.stores.build_stores)
 
 
 def timestamp(moment: datetime | None) -> str | None:
@@ -34,9 +35,11 @@ def timestamp(moment: datetime | None) -> str | None:
     return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def image_view(image: Image, weights: Mapping[str, int] | None = None) -> dict[str, Any]:
+def image_view(image: Image, weights: Mapping[str, int] | None = None,
+               locations: bool = False) -> dict[str, Any]:
     """The v2 JSON of ``image``: every base key, then its extra properties; its ``stores``
-    the highest ``weights`` first (then in the order they were added)."""
+    the highest ``weights`` first (then in the order they were added), and with
+    ``locations`` (show_multiple_locations) each copy in that order."""
     body: dict[str, Any] = {}
     for key in BASE_KEYS:
         value = getattr(image, key)
@@ -45,10 +48,13 @@ def image_view(image: Image, weights: Mapping[str, int] | None = None) -> dict[s
     body["self"] = f"/v2/images/{image.id}"
     body["file"] = f"/v2/images/{image.id}/file"
     body["schema"] = "/v2/schemas/image"
-    stores = sorted((loc.store for loc in image.active_locations),
-                    key=lambda name: -(weights or {}).get(name, 0))
-    if stores:
-        body["stores"] = ",".join(stores)
+    copies = sorted(image.active_locations, key=lambda loc: -(weights or {}).get(loc.store, 0))
+    if copies:
+        body["stores"] = ",".join(loc.store for loc in copies)
+    if locations:
+        body["locations"] = [{"url": loc.key if loc.store == URL_STORE else
+                              f"{loc.store}://{loc.key}", "metadata": {"store": loc.store}}
+                             for loc in copies]
     for key, value in image.properties.items():
         if key not in body and not key.startswith("os_glance_stage"):
             body[key] = value
