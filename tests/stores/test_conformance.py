@@ -40,6 +40,7 @@ class StoreUnderTest:
 def build(name: str, conf: dict) -> Store:
     conf = parse_stores({name: conf})[name]
     driver = conf.pop("driver")
+    conf.pop("weight", None)  # build_stores' setting, not the driver's
     return DRIVERS[driver](name, conf, Settings())
 
 
@@ -235,6 +236,24 @@ def test_abandoned_download_releases_the_store(sut: StoreUnderTest) -> None:
     run(go())
 
 
+def test_list_keys_and_check(sut: StoreUnderTest) -> None:
+    """``list_keys`` names whole objects only (no parts, segments or partial writes), for
+    ``glance admin orphans``; ``check`` (readiness) passes on a store that answers."""
+    async def go() -> None:
+        await sut.store.check()
+        assert await sut.store.list_keys() == []
+        await sut.store.put("b-small", chunks_of(b"x" * SIZES["small"]))
+        await sut.store.put("a-multi", chunks_of(os.urandom(sut.multi_size)), sut.multi_size)
+        await sut.store.put("c-empty", chunks_of(b""))
+        assert await sut.store.list_keys() == ["a-multi", "b-small", "c-empty"]
+        await sut.store.delete("b-small")
+        assert await sut.store.list_keys() == ["a-multi", "c-empty"]
+        for key in ("a-multi", "c-empty"):
+            await sut.store.delete(key)
+
+    run(go())
+
+
 @pytest.mark.parametrize("driver", [*(f"s3-{kind}" for kind in S3_KINDS), "swift"])
 def test_wrong_credentials_are_store_errors(request: pytest.FixtureRequest,
                                             driver: str) -> None:
@@ -252,6 +271,8 @@ def test_wrong_credentials_are_store_errors(request: pytest.FixtureRequest,
             await store.put("k", chunks_of(b"data"))
         with pytest.raises(StoreReadError):  # a failed read is not a write error
             await store.stat("k")
+        with pytest.raises(StoreReadError):  # readiness: this store does not answer
+            await store.check()
         await store.close()
 
     run(go())
@@ -267,6 +288,8 @@ def test_unreachable_endpoint_is_a_store_error(tmp_path: Path) -> None:
     async def go() -> None:
         with pytest.raises(StoreWriteError):
             await store.put("k", chunks_of(b"data"))
+        with pytest.raises(StoreReadError):  # readiness: a store that is down
+            await store.check()
         await store.close()
 
     run(go())
