@@ -127,7 +127,7 @@ def test_copy_image_is_advertised(http: httpx.Client) -> None:
     resp = http.post("/v2/images", json={"name": unique("adv")})
     assert "copy-image" in resp.headers["OpenStack-image-import-methods"].split(",")
     info = http.get("/v2/info/import").json()["import-methods"]["value"]
-    assert info == ["glance-direct", "web-download", "copy-image"]
+    assert info == ["glance-direct", "web-download", "copy-image", "glance-download"]
 
 
 def test_info_stores_lists_each_store_once_under_its_own_name(http: httpx.Client) -> None:
