@@ -15,6 +15,9 @@ import pytest
 
 from glance.testing import RunningServer, free_port, start_server
 
+# one Swift (with s3api and a Keystone proxy) and one Ceph RGW per run, for every package
+from tests.servers import rgw_server, s3_server, swift_server  # noqa: F401  (fixtures)
+
 __all__ = ["RunningServer", "free_port", "start_server"]
 
 

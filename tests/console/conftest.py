@@ -210,12 +210,12 @@ class Keystone:
 
 @pytest.fixture(scope="session")
 def keystone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keystone]:
-    """Keystone alone, by the scripts the Swift tests use (tests/stores/conftest.py); its
+    """Keystone alone, by the scripts the Swift tests use (tests/servers.py); its
     venv is built once under .cache/keystone."""
     import subprocess
 
     from tests.conftest import free_port
-    from tests.stores.conftest import SCRIPTS, _run
+    from tests.servers import SCRIPTS, _run
     root = tmp_path_factory.mktemp("keystone")
     port = free_port()
     env = {**os.environ, "KEYSTONE_ROOT": str(root), "KEYSTONE_PORT": str(port)}

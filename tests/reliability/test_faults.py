@@ -25,14 +25,7 @@ from tests.functional._v1 import assert_error
 from tests.functional._v2 import OCTET, create, show
 from tests.functional.test_scale_out import PausedBody, upload_in_background, wait_saving
 from tests.reliability._proxy import FaultyProxy
-from tests.stores.conftest import (  # noqa: F401  (fixtures)
-    RgwServer,
-    S3Server,
-    SwiftServer,
-    rgw_server,
-    swift_server,
-    unique,
-)
+from tests.servers import RgwServer, S3Server, SwiftServer, unique
 from tests.stores.test_api_stores import toml_table
 
 MiB = 1 << 20

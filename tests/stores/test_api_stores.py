@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.conftest import RunningServer, free_port, start_server
-from tests.stores.conftest import S3_KINDS, S3Server, SwiftServer, unique
+from tests.servers import S3_KINDS, S3Server, SwiftServer, unique
 
 RAW = {"x-image-meta-disk_format": "raw", "x-image-meta-container_format": "bare",
        "Content-Type": "application/octet-stream"}

@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from tests.conftest import start_server
-from tests.stores.conftest import S3Server, SwiftServer, unique
+from tests.servers import S3Server, SwiftServer, unique
 from tests.stores.test_api_stores import RAW, toml_table
 
 MIB = 1 << 20

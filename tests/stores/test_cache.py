@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.conftest import RunningServer, start_server
-from tests.stores.conftest import S3Server, SwiftServer, unique
+from tests.servers import S3Server, SwiftServer, unique
 
 SIZE = (3 << 20) + 12345
 NON_ADMIN = {"X-Roles": "member", "X-Project-Id": "someone"}

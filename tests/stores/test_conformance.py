@@ -18,7 +18,7 @@ import pytest
 
 from glance.config import Settings, parse_stores
 from glance.stores import DRIVERS, Store, StoreNotFound, StoreReadError, StoreWriteError
-from tests.stores.conftest import S3_KINDS, SwiftServer, s3_server_of, unique
+from tests.servers import S3_KINDS, SwiftServer, s3_server_of, unique
 
 S3_PART = 5 << 20        # the smallest part S3 (and s3api) accepts but for the last
 SWIFT_SEGMENT = 1 << 20

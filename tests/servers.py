@@ -1,4 +1,6 @@
-"""Real object stores for the store tests, started from nothing by the scripts.
+"""Real object stores for the tests, started from nothing by the scripts: one of each per
+test run, whichever package asks first (tests/conftest.py offers these session fixtures to
+every package; defining them again in a package would start a second Swift and RGW).
 
 ``swift_server`` runs scripts/swift-setup (the venv is built once under .cache/swift and
 reused), then scripts/swift-start on free loopback ports with its state in a temporary
@@ -19,14 +21,16 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import pytest
 
-from glance.testing import free_port_range
-from tests.conftest import KeystoneServer, free_port
+from glance.testing import free_port, free_port_range
 
-ROOT = Path(__file__).resolve().parents[2]
+if TYPE_CHECKING:
+    from tests.conftest import KeystoneServer
+
+ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "scripts"
 
 
