@@ -129,8 +129,8 @@ def test_no_module_is_too_long() -> None:
 # recovery never the facade), and none the package ``glance.service`` itself.
 # (imports come after copies: an import into several stores copies into the others)
 SERVICE_ROOMS = ("requests", "core", "access", "pipeline", "cache", "data", "members", "metadefs",
-                 "tickets", "copies", "remote", "imports", "tasks", "recovery", "upkeep",
-                 "health", "facade")
+                 "tickets", "copies", "remote", "imports", "locations", "tasks", "recovery",
+                 "upkeep", "health", "facade")
 
 
 def test_the_service_rooms_never_point_back_up() -> None:

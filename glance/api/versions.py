@@ -11,8 +11,8 @@ from glance.api.util import base_url
 # (id, status, path prefix): every v2.x we implement (glanceclient looks for exact ids, e.g.
 # v2.12 before image-tasks), then v1
 VERSIONS: tuple[tuple[str, str, str], ...] = (
-    ("v2.15", "CURRENT", "v2"),
-    *((f"v2.{minor}", "SUPPORTED", "v2") for minor in range(13, -1, -1)),
+    ("v2.17", "CURRENT", "v2"),
+    *((f"v2.{minor}", "SUPPORTED", "v2") for minor in range(16, -1, -1)),
     ("v1.1", "SUPPORTED", "v1"),
     ("v1.0", "SUPPORTED", "v1"),
 )

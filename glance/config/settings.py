@@ -136,8 +136,14 @@ class Settings:
     # -- locations and glance-download import (tempest-rest) --
     show_multiple_locations: bool = option(
         False, "Show each image's copies in v2's `locations` (`url`: the URL of an http "
-        "location, `<store>://<key>` for the others; `metadata.store`: the store).",
-        parse_bool)
+        "location, `<store>://<key>` for the others; `metadata`: what PATCH set, and "
+        "`store`) and let owners change them with PATCH `/locations`. Off, PATCH of "
+        "`/locations` is refused with 403.", parse_bool)
+    do_secure_hash: bool = option(
+        True, "`POST /v2/images/{id}/locations` (v2.17) reads the data at the URL in the "
+        "background: it computes the checksum and the image hash, and with `validation_data` "
+        "the image becomes active only if they match. Off, the image is active at once with "
+        "the hash given in `validation_data` (if any), unchecked.", parse_bool)
     glance_download_properties: str = option(
         "hw_*,trait:*,os_distro,os_secure_boot,os_type", "Comma-separated extra properties "
         "(a trailing `*` matches a prefix) a `glance-download` import copies from the remote "

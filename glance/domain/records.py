@@ -93,6 +93,8 @@ class Location:
     key: str
     status: str = LOCATION_ACTIVE
     worker: str | None = None  # the server process writing or deleting it, while it does
+    # what v2 shows as the location's metadata (set by PATCH /locations; not compared)
+    metadata: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 ANY_MEMBERSHIP = "any"

@@ -108,6 +108,15 @@ class RegistryCore:
             setattr(row, name, value)
 
     @staticmethod
+    def _compare(row: ImageRow, expected: Mapping[str, Any]) -> None:
+        """Conflict unless each column in ``expected`` still has the value given (what the
+        caller read): the compare of a compare-and-set."""
+        changed = [name for name, value in expected.items() if getattr(row, name) != value]
+        if changed:
+            raise exception.Conflict(f"Image {row.id} changed meanwhile ({', '.join(changed)}); "
+                                     f"try again")
+
+    @staticmethod
     def _record(session: Session, row: ImageRow) -> Image:
         """The image as it stands in this transaction."""
         session.flush()

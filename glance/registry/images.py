@@ -85,6 +85,16 @@ class ImageRecords(RegistryCore):
                 insert_locations(session, image_id, locations)
             return self._record(session, row)
 
+    def fill_values(self, image_id: str, *, values: Mapping[str, Any],
+                    expected: Mapping[str, Any]) -> Image:
+        """Set ``values`` (columns; the status stays), compare-and-set on ``expected``
+        (column → value as the caller read it): Conflict when one changed."""
+        with self._write() as session:
+            row = self._lock_image(session, image_id)
+            self._compare(row, expected)
+            self._move(row, from_=[row.status], to=row.status, values=values)
+            return self._record(session, row)
+
     def requeue(self, image_id: str, *, from_: str) -> Image:
         """Back to ``queued`` with no data: from ``from_`` (Conflict otherwise), every
         location forgotten."""

@@ -57,7 +57,7 @@ class LocationRow(Base):
     """One copy of an image's bytes: (store instance name, key) and its status."""
 
     __tablename__ = "image_locations"
-    __table_args__ = (UniqueConstraint("image_id", "store", name="uq_image_locations_store"),
+    __table_args__ = (UniqueConstraint("image_id", "store", "key", name="uq_image_locations_key"),
                       Index("ix_image_locations_status", "status"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -67,6 +67,7 @@ class LocationRow(Base):
     key: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20))
     worker: Mapped[str | None] = mapped_column(String(64))  # writing or deleting it
+    meta: Mapped[str | None] = mapped_column("meta_data", Text)  # JSON object; null: {}
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 

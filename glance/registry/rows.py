@@ -44,12 +44,13 @@ def load_extras(session: Session, ids: list[str]) -> dict[str, Extras]:
                 select(TagRow.image_id, TagRow.value).where(TagRow.image_id.in_(ids))
                 .order_by(TagRow.image_id, TagRow.value)):
             result[image_id][1].append(value)
-        for image_id, store, key, status, worker in session.execute(
+        for image_id, store, key, status, worker, meta in session.execute(
                 select(LocationRow.image_id, LocationRow.store, LocationRow.key,
-                       LocationRow.status, LocationRow.worker)
+                       LocationRow.status, LocationRow.worker, LocationRow.meta)
                 .where(LocationRow.image_id.in_(ids))
                 .order_by(LocationRow.image_id, LocationRow.id)):
-            result[image_id][2].append(Location(store, key, status, worker))
+            result[image_id][2].append(Location(store, key, status, worker,
+                                                json.loads(meta) if meta else {}))
     return result
 
 
@@ -76,14 +77,21 @@ def insert_locations(db: Session | Connection, image_id: str,
                      locations: Iterable[Location]) -> None:
     now = utcnow()
     rows = [{"image_id": image_id, "store": loc.store, "key": loc.key, "status": loc.status,
-             "worker": loc.worker, "created_at": now, "updated_at": now}
+             "worker": loc.worker, "meta": meta_json(loc.metadata), "created_at": now,
+             "updated_at": now}
             for loc in locations]
     if rows:
         db.execute(INSERT_LOCATION, rows)
 
 
+def meta_json(metadata: dict[str, Any]) -> str | None:
+    """A location's metadata as stored (None: none)."""
+    return json.dumps(metadata, sort_keys=True) if metadata else None
+
+
 def location_of(row: LocationRow) -> Location:
-    return Location(row.store, row.key, row.status, row.worker)
+    return Location(row.store, row.key, row.status, row.worker,
+                    json.loads(row.meta) if row.meta else {})
 
 
 def task_of(r: TaskRow) -> Task:

@@ -1,4 +1,5 @@
-"""Who holds an image's bytes: locations (one copy per store) and the ownership protocol of
+"""Who holds an image's bytes: locations (one copy per writable store; any number of URLs in
+the read-only http store) and the ownership protocol of
 every write — start, finish, abandon — and of every deletion of a copy.
 
 A location in ``saving`` or ``deleting`` is held by the process named in its ``worker``:
@@ -29,7 +30,7 @@ from glance.domain import (
 )
 from glance.registry.core import RegistryCore
 from glance.registry.models import LocationRow
-from glance.registry.rows import changed, insert_locations, location_of
+from glance.registry.rows import changed, insert_locations, location_of, meta_json
 
 
 class Writes(RegistryCore):
@@ -48,29 +49,63 @@ class Writes(RegistryCore):
                     raise exception.Conflict(
                         f"Image {image_id} is {row.status}; the operation needs one of: "
                         f"{', '.join(image_status)}")
-                if session.scalar(select(LocationRow.id).where(
-                        LocationRow.image_id == image_id,
-                        LocationRow.store == location.store)) is not None:
+                if _in_store(session, image_id, location.store):
                     raise taken
                 insert_locations(session, image_id, [location])
         except IntegrityError:
             raise taken from None
+
+    def add_url_location(self, image_id: str, location: Location, *,
+                         from_status: Collection[str], to_status: str,
+                         values: Mapping[str, Any], expected: Mapping[str, Any]) -> Image:
+        """Add an active location whose key is unique among the image's locations in its
+        store (a URL), in one step with the image's status ``from_status`` → ``to_status``
+        and ``values``, compare-and-set on ``expected`` (column → value as the caller read
+        it). Conflict when the status or an expected value differs, or the URL is there."""
+        try:
+            with self._write() as session:
+                row = self._lock_image(session, image_id)
+                self._compare(row, expected)
+                self._move(row, from_=from_status, to=to_status, values=values)
+                insert_locations(session, image_id, [location])
+                return self._record(session, row)
+        except IntegrityError:
+            raise exception.Conflict(f"Image {image_id} already has the location "
+                                     f"{location.key}") from None
+
+    def set_location_metadata(self, image_id: str, locations: Collection[Location]) -> Image:
+        """Record the metadata of each of ``locations`` (found by store and key among the
+        image's active locations); Conflict, changing nothing, when one is not there."""
+        with self._write() as session:
+            row = self._lock_image(session, image_id)
+            for location in locations:
+                result = session.execute(update(LocationRow).where(
+                    LocationRow.image_id == image_id, LocationRow.store == location.store,
+                    LocationRow.key == location.key, LocationRow.status == LOCATION_ACTIVE)
+                    .values(meta=meta_json(location.metadata), updated_at=utcnow()))
+                if changed(result) != 1:
+                    raise exception.Conflict(f"Image {image_id} has no location "
+                                             f"{location.key} in store {location.store}")
+            return self._record(session, row)
 
     def start_write(self, image_id: str, *, store: str, worker: str, from_status: str,
                     to_status: str, values: Mapping[str, Any] | None = None) -> Image:
         """Begin writing the image's bytes into ``store``: its status ``from_status`` →
         ``to_status`` (with ``values``) and a ``saving`` location held by ``worker``, in one
         step. Conflict if the status differs or the store still holds a copy of the image."""
+        taken = exception.Conflict(f"Image {image_id} still has a copy in store {store} "
+                                   f"being removed; try again later")
         try:
             with self._write() as session:
                 row = self._lock_image(session, image_id)
                 self._move(row, from_=[from_status], to=to_status, values=values)
+                if _in_store(session, image_id, store):
+                    raise taken
                 insert_locations(session, image_id,
                                  [Location(store, image_id, LOCATION_SAVING, worker)])
                 return self._record(session, row)
         except IntegrityError:
-            raise exception.Conflict(f"Image {image_id} still has a copy in store {store} "
-                                     f"being removed; try again later") from None
+            raise taken from None
 
     def finish_upload(self, image_id: str, *, store: str, worker: str, key: str,
                       values: Mapping[str, Any]) -> Image:
@@ -124,25 +159,27 @@ class Writes(RegistryCore):
                 self._move(row, from_=[from_status], to=to_status, values=values)
             return True
 
-    def hold_copy_for_deletion(self, image_id: str, *, store: str, worker: str) -> None:
-        """Take the active copy in ``store`` of an active image for ``worker`` to delete:
-        NotFound when there is none, Conflict unless the image is active, Forbidden when it
-        is the image's last active copy."""
+    def hold_copy_for_deletion(self, image_id: str, *, store: str, worker: str,
+                               key: str | None = None) -> None:
+        """Take the active copy in ``store`` (under ``key``, if given: a URL) of an active
+        image for ``worker`` to delete: NotFound when there is none, Conflict unless the
+        image is active, Forbidden when it is the image's last active copy."""
         with self._write() as session:
             row = self._lock_image(session, image_id)
             if row.status != ACTIVE:
                 raise exception.Conflict(f"Image {image_id} is {row.status}; the operation "
                                          f"needs one of: {ACTIVE}")
+            this = [LocationRow.image_id == image_id, LocationRow.store == store]
+            if key is not None:
+                this.append(LocationRow.key == key)
             others = aliased(LocationRow)
             result = session.execute(update(LocationRow).where(
-                LocationRow.image_id == image_id, LocationRow.store == store,
-                LocationRow.status == LOCATION_ACTIVE,
-                exists().where(others.image_id == image_id, others.store != store,
+                *this, LocationRow.status == LOCATION_ACTIVE,
+                exists().where(others.image_id == image_id, others.id != LocationRow.id,
                                others.status == LOCATION_ACTIVE))
                 .values(status=LOCATION_DELETING, worker=worker, updated_at=utcnow()))
             if changed(result) != 1:
-                current = session.scalar(select(LocationRow.status).where(
-                    LocationRow.image_id == image_id, LocationRow.store == store))
+                current = session.scalar(select(LocationRow.status).where(*this).limit(1))
                 if current is None:
                     raise exception.NotFound(f"Image {image_id} is not stored in store {store}")
                 if current == LOCATION_ACTIVE:
@@ -196,6 +233,12 @@ class Writes(RegistryCore):
                 LocationRow.store == old, LocationRow.image_id.not_in(taken))
                 .values(store=new))
             return changed(result)
+
+
+def _in_store(session: Session, image_id: str, store: str) -> bool:
+    """Whether the image has a location (in any status) in ``store``."""
+    return session.scalar(select(LocationRow.id).where(
+        LocationRow.image_id == image_id, LocationRow.store == store).limit(1)) is not None
 
 
 def _drop(session: Session, image_id: str, store: str, worker: str) -> bool:

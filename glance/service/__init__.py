@@ -3,13 +3,22 @@ APIs call; its rooms are ``core`` (registry runner, stores, visible reads), ``ac
 may do what, field rules, quotas), ``pipeline`` (the one upload path), ``cache`` (the
 per-node image cache: what it serves and fills, the prefetcher, the cache API), ``data``
 (upload and download), ``imports`` (v1 locations and copy-from, v2 stage and import), ``members``,
-``copies``, ``recovery`` and ``health`` (readiness) — each depending only on rooms listed
+``copies``, ``locations`` (v2's locations: shown, PATCHed, added by URL), ``recovery`` and
+``health`` (readiness) — each depending only on rooms listed
 before it."""
 
 from glance.service.data import Download, Upload
 from glance.service.facade import ImageService
 from glance.service.imports import Source
-from glance.service.requests import Change, Claims, NewImage, StoreInfo
+from glance.service.locations import ShownLocation
+from glance.service.requests import (
+    Change,
+    Claims,
+    LocationEdit,
+    NewImage,
+    NewLocation,
+    StoreInfo,
+)
 
-__all__ = ["Change", "Claims", "Download", "ImageService", "NewImage", "Source", "StoreInfo",
-           "Upload"]
+__all__ = ["Change", "Claims", "Download", "ImageService", "LocationEdit", "NewImage",
+           "NewLocation", "ShownLocation", "Source", "StoreInfo", "Upload"]

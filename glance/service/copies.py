@@ -200,9 +200,15 @@ async def delete_from_store(core: Core, ctx: RequestContext, store_name: str,
     location = next((loc for loc in image.active_locations if loc.store == store.name), None)
     if location is None:
         raise exception.NotFound(f"Image {image_id} is not stored in store {store_name}")
+    await delete_copy(core, image_id, store, location)
+
+
+async def delete_copy(core: Core, image_id: str, store: Store, location: Location) -> None:
+    """Delete one active copy of an active image — its bytes, unless the store is read-only
+    (a URL), then its record: 403 for the image's last copy, 409 unless active."""
     # the registry refuses (Forbidden) when this is the only active copy, atomically
     await core.db(core.registry.hold_copy_for_deletion, image_id, store=store.name,
-                  worker=core.worker)
+                  worker=core.worker, key=location.key)
     if store.writable and not await delete_held(core, image_id, store, location.key):
         raise exception.ServiceUnavailable(
             f"Store {store.name} could not delete the copy now; it will be removed later")

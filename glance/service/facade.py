@@ -33,6 +33,7 @@ from glance.service import (
     data,
     health,
     imports,
+    locations,
     recovery,
     tasks,
     upkeep,
@@ -40,10 +41,11 @@ from glance.service import (
 from glance.service.core import Core
 from glance.service.data import Download, Upload
 from glance.service.imports import Source
+from glance.service.locations import ShownLocation
 from glance.service.members import Members
 from glance.service.metadefs import Metadefs
 from glance.service.pipeline import discard_data
-from glance.service.requests import Change, Claims, NewImage, StoreInfo
+from glance.service.requests import Change, Claims, NewImage, NewLocation, StoreInfo
 from glance.service.tickets import DownloadTickets
 from glance.stores import Store, unique_stores
 from glance.stores.base import Chunk
@@ -275,10 +277,28 @@ class ImageService:
 
     async def patch(self, ctx: RequestContext, image_id: str,
                     compute: Callable[[Image], Awaitable[Change]]) -> Image:
-        """v2 PATCH: the change ``compute`` makes of the image as it is now, applied."""
+        """v2 PATCH: the change ``compute`` makes of the image as it is now, applied (its
+        changes of locations first)."""
         image = await self.core.get(ctx, image_id)
-        return await self.update(ctx, image_id, await compute(image), property_quota=True,
-                                 based_on=image)
+        change = await compute(image)
+        if change.locations:
+            image = await locations.edit(self.core, ctx, image_id, change.locations)
+            if not change.of_metadata:
+                return image
+        return await self.update(ctx, image_id, change, property_quota=True, based_on=image)
+
+    def shown_locations(self, image: Image) -> list[ShownLocation] | None:
+        """The image's ``locations`` as v2 shows them (None: not shown on this server)."""
+        return locations.shown(self.core, image)
+
+    async def list_locations(self, ctx: RequestContext, image_id: str) -> list[ShownLocation]:
+        """v2.17: an image's locations (administrators; all who see them where shown)."""
+        return await locations.listing(self.core, ctx, image_id)
+
+    async def add_location(self, ctx: RequestContext, image_id: str,
+                           new: NewLocation) -> Task:
+        """v2.17: give a queued image the data at a URL (a ``location_import`` task)."""
+        return await locations.import_location(self.core, ctx, image_id, new)
 
     async def revise(self, ctx: RequestContext, image_id: str, change: Change,
                      source: Source, claims: Claims) -> Image:

@@ -4,7 +4,7 @@ what it hands back about stores."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Literal, Mapping
 
 
 @dataclass(frozen=True)
@@ -20,10 +20,32 @@ class NewImage:
 
 
 @dataclass(frozen=True)
+class NewLocation:
+    """A location a request gives an image: an http(s) URL the data is at, what v2 shows
+    as its metadata, and what the data must hash to (checksum, os_hash_algo,
+    os_hash_value; each optional)."""
+
+    url: str
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    validation: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LocationEdit:
+    """One change of v2's ``locations``: ``add`` a URL (``new``), ``replace`` them all
+    (``replacement``: only their metadata may differ), or ``remove`` the one at ``index``."""
+
+    op: Literal["add", "replace", "remove"]
+    new: NewLocation | None = None
+    replacement: tuple[NewLocation, ...] = ()
+    index: int = 0
+
+
+@dataclass(frozen=True)
 class Change:
     """A change of an image's metadata: fields set, properties set and removed (or, with
     ``purge_properties``, replacing all), the seed's ``type``, whether v1's aki/ari/ami
-    pairing rule applies."""
+    pairing rule applies; ``locations``, changes of its locations, made first."""
 
     fields: Mapping[str, Any] = field(default_factory=dict)
     properties: Mapping[str, str] = field(default_factory=dict)
@@ -31,6 +53,13 @@ class Change:
     purge_properties: bool = False
     image_type: str | None = None
     amazon_pairs: bool = True
+    locations: tuple[LocationEdit, ...] = ()
+
+    @property
+    def of_metadata(self) -> bool:
+        """Whether it changes anything but the locations."""
+        return bool(self.fields or self.properties or self.removed or self.purge_properties
+                    or self.image_type is not None)
 
 
 @dataclass(frozen=True)

@@ -41,15 +41,20 @@ def _swift(name: str, conf: dict[str, Any], settings: Settings) -> Store:
     return SwiftStore(name, read_chunk_size=settings.chunk_size, **conf)
 
 
+def _http(name: str, conf: dict[str, Any], settings: Settings) -> Store:
+    return HttpStore(name, chunk_size=settings.chunk_size, **conf)
+
+
 # driver name → factory(store name, settings of the store without "driver", Settings)
 DRIVERS: dict[str, Callable[[str, dict[str, Any], Settings], Store]] = {
     "file": _file,
     "s3": _s3,
     "swift": _swift,
+    "http": _http,
 }
 
 # names that also stand for the first configured store of their driver (the seed's values)
-ALIASED_DRIVERS = ("file", "s3", "swift")
+ALIASED_DRIVERS = ("file", "s3", "swift", "http")
 
 
 def build_stores(settings: Settings) -> dict[str, Store]:
@@ -57,8 +62,10 @@ def build_stores(settings: Settings) -> dict[str, Store]:
 
     Configured stores come from ``settings.stores``; ``file``, ``s3`` and ``swift`` also name
     the first configured store of that driver. Without a store named or aliased ``file``, the
-    built-in file store (``file_store_dir``) is kept, and ``http`` (read-only) is always there.
-    An unknown driver or a bad setting stops start-up with a message naming the store.
+    built-in file store (``file_store_dir``) is kept; the read-only http store (whose keys
+    are URLs) is ``http`` unless a store of driver ``http`` is configured under another name
+    (``http`` then names that one). An unknown driver or a bad setting stops start-up with a
+    message naming the store.
     """
     stores: dict[str, Store] = {}
     for name, conf in settings.stores.items():
@@ -69,7 +76,7 @@ def build_stores(settings: Settings) -> dict[str, Store]:
         if factory is None:
             raise ConfigError(f"store {name!r}: unknown driver {driver!r} "
                               f"(known: {', '.join(sorted(DRIVERS))})")
-        if name == "http":
+        if name == "http" and driver != "http":
             raise ConfigError("store name 'http' is reserved for the read-only http store")
         try:
             stores[name] = factory(name, conf, settings)
@@ -85,7 +92,8 @@ def build_stores(settings: Settings) -> dict[str, Store]:
         stores["file"] = FileStore("file", settings.resolved_file_store_dir,
                                    fsync=settings.file_store_fsync,
                                    read_chunk_size=settings.chunk_size)
-    stores["http"] = HttpStore("http", chunk_size=settings.chunk_size)
+    if "http" not in stores:
+        stores["http"] = HttpStore("http", chunk_size=settings.chunk_size)
     if settings.default_store not in stores or not stores[settings.default_store].writable:
         raise ConfigError(f"default_store {settings.default_store!r} is not a configured "
                           f"store (have: {', '.join(stores)})")

@@ -21,10 +21,20 @@ from glance.stores.base import (
     range_header,
 )
 
+MAX_URL_BYTES = 2048  # a URL is a location's key, in a unique index
+
 
 def check_url(url: str) -> str:
     """Return ``url`` if it is an http(s) URL with a host, a valid port and no credentials
-    (nor spaces or control characters), else BadRequest naming it."""
+    (nor spaces or control characters), at most ``MAX_URL_BYTES`` long, else BadRequest
+    naming it."""
+    try:
+        encoded = url.encode("utf-8")
+    except UnicodeEncodeError:
+        raise exception.BadRequest(f"Invalid location {url[:60]!r}: not valid text") from None
+    if len(encoded) > MAX_URL_BYTES:
+        raise exception.BadRequest(f"Invalid location {url[:60]!r}…: longer than "
+                                   f"{MAX_URL_BYTES} bytes")
     try:
         parts = urlsplit(url)
         port_ok = parts.port is None or parts.port > 0
@@ -56,7 +66,8 @@ async def check_public_url(url: str, allow_private: bool) -> str:
         address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
         if not address.is_global:
             raise exception.BadRequest(
-                f"URL {url} points to a non-public address ({address}); refused")
+                f"URL {url} does not pass filtering: it points to a non-public address "
+                f"({address})")
     return url
 
 

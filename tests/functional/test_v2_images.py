@@ -25,7 +25,7 @@ def test_versions_list_v2_current_and_v1_supported(server, http):
         assert resp.status_code == status
         versions = resp.json()["versions"]
         by_id = {v["id"]: v for v in versions}
-        assert by_id["v2.15"]["status"] == "CURRENT"
+        assert by_id["v2.17"]["status"] == "CURRENT"
         for minor in (0, 1, 6, 7, 9, 12, 13):
             assert by_id[f"v2.{minor}"]["status"] == "SUPPORTED"
             assert by_id[f"v2.{minor}"]["links"] == [

@@ -102,6 +102,80 @@ def test_locations_of_an_image(registry: Registry) -> None:
         "deleting", "deleting"]
 
 
+def test_url_locations_several_per_store_with_metadata(registry: Registry) -> None:
+    """The http store holds any number of URLs of one image (one copy per other store), each
+    with its metadata; adding one is a compare-and-set with the image's status and values."""
+    registry.create(Image(id="img", status="queued", disk_format="raw", container_format="bare"))
+    first = Location("web", "http://a/x", metadata={"foo": "bar"})
+    with pytest.raises(exception.Conflict):  # the caller read other values than there are
+        registry.add_url_location("img", first, from_status=["queued"], to_status="active",
+                                  values={"size": 3}, expected={"size": 5})
+    image = registry.add_url_location("img", first, from_status=["queued"], to_status="active",
+                                      values={"size": 3, "checksum": "c" * 32},
+                                      expected={"size": None})
+    assert (image.status, image.size, image.checksum) == ("active", 3, "c" * 32)
+    second = Location("web", "http://a/x#2")
+    registry.add_url_location("img", second, from_status=["active"], to_status="active",
+                              values={}, expected={"checksum": "c" * 32})
+    with pytest.raises(exception.Conflict):  # the same URL twice
+        registry.add_url_location("img", second, from_status=["active"], to_status="active",
+                                  values={}, expected={})
+    locations = registry.get("img").locations
+    assert [(loc.key, loc.metadata) for loc in locations] == [
+        ("http://a/x", {"foo": "bar"}), ("http://a/x#2", {})]
+    image = registry.set_location_metadata("img", [
+        Location("web", "http://a/x#2", metadata={"speed": "88mph", "n": [1, 2]})])
+    assert image.locations[1].metadata == {"speed": "88mph", "n": [1, 2]}
+    with pytest.raises(exception.Conflict):  # a location that is not there: nothing changes
+        registry.set_location_metadata("img", [Location("web", "http://a/x", metadata={}),
+                                               Location("web", "http://gone", metadata={})])
+    assert registry.get("img").locations[0].metadata == {"foo": "bar"}
+    # one URL is taken for deletion, not every location of the store
+    registry.hold_copy_for_deletion("img", store="web", worker="w1", key="http://a/x")
+    assert [loc.status for loc in registry.get("img").locations] == ["deleting", "active"]
+    with pytest.raises(exception.Forbidden):  # never the last active copy
+        registry.hold_copy_for_deletion("img", store="web", worker="w1", key="http://a/x#2")
+    assert registry.forget_location("img", "web", worker="w1")
+    assert [loc.key for loc in registry.get("img").locations] == ["http://a/x#2"]
+    # a writable store still takes one copy of an image
+    registry.start_write("img", store="fast", worker="w2", from_status="active",
+                         to_status="active")
+    with pytest.raises(exception.Conflict):
+        registry.start_write("img", store="fast", worker="w3", from_status="active",
+                             to_status="active")
+
+
+def test_migration_0014_keeps_locations_and_back(database_url: str) -> None:
+    upgrade(database_url, "0013")
+    engine = create_registry_engine(database_url)
+    try:
+        at = datetime(2026, 1, 1)
+        with engine.begin() as con:
+            con.execute(text(
+                "insert into images (id, name, status, visibility, protected, os_hidden, "
+                "min_ram, min_disk, created_at, updated_at, deleted) values ('i', 'i', "
+                "'active', 'public', false, false, 0, 0, :at, :at, false)"), {"at": at})
+            con.execute(text(
+                "insert into image_locations (image_id, store, key, status, created_at, "
+                "updated_at) values ('i', 'fast', 'i', 'active', :at, :at)"), {"at": at})
+        upgrade_engine(engine, "0014")
+        registry = Registry(engine)
+        assert registry.get("i").locations == [Location("fast", "i")]
+        registry.add_url_location("i", Location("web", "http://a/1"), from_status=["active"],
+                                  to_status="active", values={}, expected={})
+        registry.add_url_location("i", Location("web", "http://a/2"), from_status=["active"],
+                                  to_status="active", values={}, expected={})
+        config = _alembic_config()
+        with engine.begin() as con:
+            config.attributes["connection"] = con
+            command.downgrade(config, "0013")
+        with engine.begin() as con:  # one location per store again: the first URL stays
+            rows = con.execute(text("select store, key from image_locations order by id")).all()
+        assert [tuple(r) for r in rows] == [("fast", "i"), ("web", "http://a/1")]
+    finally:
+        engine.dispose()
+
+
 def test_rename_store(registry: Registry) -> None:
     registry.create(Image(id="one", status="active", locations=[Location("file", "one")]))
     registry.create(Image(id="two", status="active", locations=[

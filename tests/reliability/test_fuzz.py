@@ -108,10 +108,12 @@ def check_answer(method: str, path: str, status: int, ctype: str, data: bytes) -
 @pytest.fixture(scope="module")
 def target(tmp_path_factory: pytest.TempPathFactory,
            request: pytest.FixtureRequest) -> Iterator[Target]:
-    """One SQLite server with a queued shared image, an active image with properties and a
-    v1 image; the count of requests is reported at the end."""
+    """One SQLite server (showing locations, so PATCH /locations acts) with a queued shared
+    image, an active image with properties and a v1 image; the count of requests is reported
+    at the end."""
     data_dir: Path = tmp_path_factory.mktemp("fuzz") / "data"
-    server = start_server(data_dir, ["--image-format-inspection", "false"])
+    server = start_server(data_dir, ["--image-format-inspection", "false",
+                                     "--show-multiple-locations", "true"])
     started = time.monotonic()
     try:
         with httpx.Client(base_url=server.url, timeout=60) as client:
@@ -264,6 +266,11 @@ def test_v2_json_bodies(target: Target, data: st.DataObject) -> None:
         ("PUT", "/v1/images/{id}/members/{member}",
          st.fixed_dictionaries({"member": st.fixed_dictionaries(
              {}, optional={"can_share": json_value})}) | json_value),
+        ("POST", "/v2/images/{id}/locations", st.fixed_dictionaries(
+            {"url": json_value | st.sampled_from(["http://127.0.0.1:9/x", "gopher://a"])},
+            optional={"validation_data": json_value | st.dictionaries(
+                st.sampled_from(["os_hash_algo", "os_hash_value", "checksum"]) | nasty_text,
+                json_value, max_size=3)}) | json_value),
         ("POST", "/v2/metadefs/namespaces", definition),
         ("PUT", "/v2/metadefs/namespaces/{ns}", definition),
         ("POST", "/v2/metadefs/namespaces/{ns}/objects", definition),
@@ -288,7 +295,8 @@ def test_v2_json_patch(target: Target, data: st.DataObject) -> None:
     pointer = st.sampled_from(["/name", "/tags", "/min_ram", "/min_disk", "/foo", "/visibility",
                                "/protected", "/os_hidden", "/owner", "/locations", "/status",
                                "/id", "/a~1b", "/", "", "/foo/bar", "/os_glance_x", "/~2",
-                               "/disk_format"]) | nasty_text
+                               "/disk_format", "/locations/-", "/locations/0",
+                               "/locations/\u0663", "/locations/-1"]) | nasty_text
     op = st.fixed_dictionaries(
         {"op": st.sampled_from(["add", "replace", "remove", "move", "copy", "test"])
          | json_value, "path": pointer | json_value},

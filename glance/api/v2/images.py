@@ -1,5 +1,5 @@
 """Images API v2 handlers of one image: create, show, patch, delete, actions, tags, data,
-stage and import, tasks. Handlers translate JSON, query strings and headers for the
+stage and import, tasks, locations. Handlers translate JSON, query strings and headers for the
 ImageService, which decides."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from glance.api.transfer import body_chunks, read_json, send_download
 from glance.api.util import base_url, context, service, settings
 from glance.api.v2.bodies import answer, image_id, json_body, no_body
 from glance.api.v2.discovery import IMPORT_METHODS
-from glance.api.v2.patch import PATCH_TYPES, apply_patch
+from glance.api.v2.patch import PATCH_TYPES, apply_patch, new_location
 from glance.api.v2.views import create_request, image_view, task_view
 from glance.common import exception
 from glance.domain import ACTIVE, Image
@@ -26,15 +26,15 @@ async def create(request: web.Request) -> web.Response:
     headers = {"Location": f"{base_url(request)}/v2/images/{image.id}",
                "OpenStack-image-import-methods": ",".join(IMPORT_METHODS),
                "OpenStack-image-store-ids": ",".join(svc.writable_store_names())}
-    return answer(image_view(image, svc.store_weights(),
-                             settings(request).show_multiple_locations), 201, headers)
+    return answer(image_view(image, svc.store_weights(), svc.shown_locations(image)), 201,
+                  headers)
 
 
 async def show(request: web.Request) -> web.Response:
     no_body(request)
     svc = service(request)
-    return answer(image_view(await svc.get(context(request), image_id(request)),
-                             svc.store_weights(), settings(request).show_multiple_locations))
+    image = await svc.get(context(request), image_id(request))
+    return answer(image_view(image, svc.store_weights(), svc.shown_locations(image)))
 
 
 async def update(request: web.Request) -> web.Response:
@@ -48,9 +48,9 @@ async def update(request: web.Request) -> web.Response:
         body = await read_json(request, settings(request).max_json_body_bytes)
         return apply_patch(image, body, media_type)
 
-    image = await service(request).patch(context(request), image_id(request), change)
-    return answer(image_view(image, service(request).store_weights(),
-                             settings(request).show_multiple_locations))
+    svc = service(request)
+    image = await svc.patch(context(request), image_id(request), change)
+    return answer(image_view(image, svc.store_weights(), svc.shown_locations(image)))
 
 
 async def delete(request: web.Request) -> web.Response:
@@ -171,3 +171,17 @@ async def tasks(request: web.Request) -> web.Response:
     no_body(request)
     found = await service(request).image_tasks(context(request), image_id(request))
     return answer({"tasks": [task_view(t) for t in found]})
+
+
+# -- locations (v2.17) -------------------------------------------------------------------------
+
+async def locations(request: web.Request) -> web.Response:
+    no_body(request)
+    found = await service(request).list_locations(context(request), image_id(request))
+    return answer([{"url": loc.url, "metadata": loc.metadata} for loc in found])
+
+
+async def add_location(request: web.Request) -> web.Response:
+    new = new_location(await json_body(request))
+    await service(request).add_location(context(request), image_id(request), new)
+    return web.Response(status=202)

@@ -180,9 +180,10 @@ async def index(request: web.Request) -> web.Response:
     no_body(request)
     query = parse_list_query(request)
     images = await service(request).list_images(context(request), query)
-    weights = service(request).store_weights()
-    shown = settings(request).show_multiple_locations
-    body: dict[str, Any] = {"images": [image_view(i, weights, shown) for i in images],
+    svc = service(request)
+    weights = svc.store_weights()
+    body: dict[str, Any] = {"images": [image_view(i, weights, svc.shown_locations(i))
+                                       for i in images],
                             "first": _link(request.query, None),
                             "schema": "/v2/schemas/images"}
     if images and len(images) == query.limit:

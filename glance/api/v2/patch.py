@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from glance.api.v2.views import VIRTUAL_KEYS, WRITABLE_KEYS, check_key, check_property
 from glance.common import exception
 from glance.domain import Image
-from glance.service import Change
+from glance.service import Change, LocationEdit, NewLocation
 
 PATCH_V21 = "application/openstack-images-v2.1-json-patch"
 PATCH_V20 = "application/openstack-images-v2.0-json-patch"
@@ -104,15 +105,62 @@ class _Doc:
         self.change.removed.add(key)
 
 
+LOCATION_KEYS: frozenset[str] = frozenset({"url", "metadata", "validation_data"})
+
+
+def new_location(value: object) -> NewLocation:
+    """A location object of a request: ``url`` (a string), ``metadata`` and
+    ``validation_data`` (objects; optional)."""
+    if not isinstance(value, dict) or not isinstance(value.get("url"), str):
+        raise exception.BadRequest("A location is an object with a url (a string), "
+                                   "metadata and optional validation_data")
+    unknown = sorted(set(value) - LOCATION_KEYS)
+    if unknown:
+        raise exception.BadRequest(f"Unknown location attributes: {', '.join(unknown)}")
+    metadata, validation = value.get("metadata", {}), value.get("validation_data") or {}
+    if not isinstance(metadata, dict) or not isinstance(validation, dict):
+        raise exception.BadRequest("A location's metadata and validation_data are objects")
+    return NewLocation(value["url"], metadata, validation)
+
+
+def _location_edit(op: dict[str, Any]) -> LocationEdit:
+    """A change of ``/locations``: replace the list, add at ``/locations/-`` (or at the
+    index one past the last), remove ``/locations/<index>``."""
+    name, where = op["op"], op["path"][len("/locations"):]
+    position = where[1:] if where.startswith("/") else None
+    index = int(position) if position is not None and re.fullmatch(r"[0-9]{1,9}", position) \
+        else None
+    if name == "replace" and where == "":
+        value = op.get("value")
+        if not isinstance(value, list):
+            raise exception.BadRequest("The value of /locations is a list of locations")
+        return LocationEdit("replace", replacement=tuple(new_location(v) for v in value))
+    if name == "add" and (position == "-" or index is not None):
+        if "value" not in op:
+            raise exception.BadRequest('Operation "add" requires a member named "value".')
+        return LocationEdit("add", new=new_location(op["value"]),
+                            index=-1 if index is None else index)
+    if name == "remove" and index is not None:
+        return LocationEdit("remove", index=index)
+    raise exception.BadRequest(f"Invalid operation on locations: {name} {op['path']!r} (use "
+                               f"replace /locations, add /locations/- or remove "
+                               f"/locations/<index>)")
+
+
 def apply_patch(image: Image, body: object, media_type: str) -> Change:
     """Apply a json-patch body to ``image``; the resulting change (nothing is saved)."""
     if not isinstance(body, list):
         raise exception.BadRequest("Unexpected body type: a json-patch body is a JSON list.")
     doc = _Doc(image, strict_add=media_type == PATCH_V20)
+    locations: list[LocationEdit] = []
     for raw in body:
         op = _normalise(raw, media_type)
         name = op["op"]
-        key = _key(op.get("path"))
+        path = op.get("path")
+        if isinstance(path, str) and (path == "/locations" or path.startswith("/locations/")):
+            locations.append(_location_edit(op))
+            continue
+        key = _key(path)
         if name in ("add", "replace"):
             if "value" not in op:
                 raise exception.BadRequest(f"Operation \"{name}\" requires a member named "
@@ -128,4 +176,5 @@ def apply_patch(image: Image, body: object, media_type: str) -> Change:
                 doc.remove(source)
             doc.set(key, value, "add")
     return Change(doc.change.fields, doc.change.properties, removed=doc.change.removed,
-                  amazon_pairs=False)  # v1's aki/ari/ami pairing rule is not v2's
+                  amazon_pairs=False,  # v1's aki/ari/ami pairing rule is not v2's
+                  locations=tuple(locations))

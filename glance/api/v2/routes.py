@@ -35,6 +35,7 @@ ROUTES: tuple[tuple[str, dict[str, Handler]], ...] = (
     ("/images/{image_id}/stage", {"PUT": h.stage}),
     ("/images/{image_id}/import", {"POST": h.import_image}),
     ("/images/{image_id}/tasks", {"GET": h.tasks}),
+    ("/images/{image_id}/locations", {"GET": h.locations, "POST": h.add_location}),
     ("/stores/{store}/{image_id}", {"DELETE": h.delete_from_store}),
     ("/tasks", {"GET": t.index, "POST": t.create}),
     ("/tasks/{task_id}", {"GET": t.show}),

@@ -67,8 +67,21 @@ IMAGE_PROPERTIES: dict[str, Any] = {
     "locations": {
         "type": "array",
         "items": {"type": "object",
-                  "properties": {"url": {"type": "string", "maxLength": 255},
-                                 "metadata": {"type": "object"}},
+                  "properties": {
+                      "url": {"type": "string", "maxLength": 255},
+                      "metadata": {"type": "object"},
+                      "validation_data": {
+                          "description": "Values to be used to populate the corresponding "
+                                         "image properties. If the image status is not "
+                                         "'queued', values must exactly match those already "
+                                         "contained in the image properties.",
+                          "type": "object", "writeOnly": True, "additionalProperties": False,
+                          "properties": {
+                              "checksum": {"type": "string", "minLength": 32,
+                                           "maxLength": 32},
+                              "os_hash_algo": {"type": "string", "maxLength": 64},
+                              "os_hash_value": {"type": "string", "maxLength": 128}},
+                          "required": ["os_hash_algo", "os_hash_value"]}},
                   "required": ["url", "metadata"]},
         "description": "A set of URLs to access the image file kept in external store"},
 }

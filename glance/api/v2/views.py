@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from glance.common import exception
 from glance.domain import (
@@ -16,6 +16,7 @@ from glance.domain import (
     Task,
     v2_fields,
 )
+from glance.service import ShownLocation
 
 # Keys every image shows (null when unset), in this order.
 BASE_KEYS: tuple[str, ...] = tuple(f.name for f in v2_fields())
@@ -27,7 +28,6 @@ WRITABLE_KEYS: frozenset[str] = SETTABLE
 READ_ONLY_KEYS: frozenset[str] = frozenset(BASE_KEYS) - SETTABLE | VIRTUAL_KEYS
 RESERVED_KEYS: frozenset[str] = frozenset(f.name for f in FIELDS if not f.v2) | {"location"}
 MAX_PROPERTY_KEY = 255
-URL_STORE = "http"  # the read-only store whose keys are URLs (glance.stores.build_stores)
 
 
 def timestamp(moment: datetime | None) -> str | None:
@@ -36,10 +36,10 @@ def timestamp(moment: datetime | None) -> str | None:
 
 
 def image_view(image: Image, weights: Mapping[str, int] | None = None,
-               locations: bool = False) -> dict[str, Any]:
+               locations: Sequence[ShownLocation] | None = None) -> dict[str, Any]:
     """The v2 JSON of ``image``: every base key, then its extra properties; its ``stores``
-    the highest ``weights`` first (then in the order they were added), and with
-    ``locations`` (show_multiple_locations) each copy in that order."""
+    the highest ``weights`` first (then in the order they were added), and ``locations``
+    if this server shows them."""
     body: dict[str, Any] = {}
     for key in BASE_KEYS:
         value = getattr(image, key)
@@ -51,10 +51,8 @@ def image_view(image: Image, weights: Mapping[str, int] | None = None,
     copies = sorted(image.active_locations, key=lambda loc: -(weights or {}).get(loc.store, 0))
     if copies:
         body["stores"] = ",".join(loc.store for loc in copies)
-    if locations:
-        body["locations"] = [{"url": loc.key if loc.store == URL_STORE else
-                              f"{loc.store}://{loc.key}", "metadata": {"store": loc.store}}
-                             for loc in copies]
+    if locations is not None:
+        body["locations"] = [{"url": loc.url, "metadata": loc.metadata} for loc in locations]
     for key, value in image.properties.items():
         if key not in body and not key.startswith("os_glance_stage"):
             body[key] = value
