@@ -417,3 +417,34 @@ def test_without_do_secure_hash_nothing_is_read(tmp_path, remote):
             assert plain["os_hash_value"] is None and plain["checksum"] is None
     finally:
         server.stop()
+
+
+def test_python_glanceclient_location_calls(site, http, remote):
+    """python-glanceclient's location-add/-update/-delete (PATCH) and add-location /
+    location-list (v2.17) against the server."""
+    import glanceclient
+
+    data = os.urandom(4096)
+    url = publish(remote, data)
+    gc = glanceclient.Client("2", endpoint=site.url, token="x")
+    image = gc.images.create(name="gc-locations", disk_format="raw", container_format="bare")
+    image = gc.images.add_location(image.id, url, {"foo": "bar"})
+    assert image.status == "active" and image.size == len(data)
+    image = gc.images.add_location(image.id, url + "#2", {})
+    assert [loc["url"] for loc in image.locations] == [url, url + "#2"]
+    image = gc.images.update_location(image.id, url + "#2", {"speed": "fast"})
+    assert image.locations[1]["metadata"] == {"speed": "fast", "store": "web"}
+    gc.images.delete_locations(image.id, {url})
+    assert [loc["url"] for loc in gc.images.get(image.id).locations] == [url + "#2"]
+    assert download(http, image.id) == data
+
+    other = gc.images.create(name="gc-add-location", disk_format="raw",
+                             container_format="bare")
+    gc.images.add_image_location(other.id, url, {"os_hash_algo": "sha256",
+                                                 "os_hash_value": hashlib.sha256(data)
+                                                 .hexdigest()})
+    [task] = tasks_done(http, other.id)
+    assert task["status"] == "success", task
+    locations = gc.images.get_image_locations(other.id)
+    assert list(locations) == [{"url": url, "metadata": {"store": "web"}}]
+    assert gc.images.get(other.id).checksum == hashlib.md5(data).hexdigest()
