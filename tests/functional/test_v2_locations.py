@@ -11,7 +11,6 @@ import json
 import os
 import threading
 import time
-import uuid
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterator
@@ -31,6 +30,7 @@ from tests.functional._v2 import (
     upload,
     validate,
 )
+from tests.functional.test_v1_remote import publish
 
 
 class Source(SimpleHTTPRequestHandler):
@@ -71,13 +71,6 @@ def remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     yield f"http://127.0.0.1:{httpd.server_address[1]}", root
     httpd.shutdown()
     httpd.server_close()
-
-
-def publish(remote: tuple[str, Path], data: bytes) -> str:
-    base, root = remote
-    name = f"{uuid.uuid4().hex}.img"
-    (root / name).write_bytes(data)
-    return f"{base}/{name}"
 
 
 def start(base: Path, **options: Any) -> RunningServer:
