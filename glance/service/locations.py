@@ -43,6 +43,7 @@ class ShownLocation:
 
 
 def url_of(core: Core, location: Location) -> str:
+    """The ``url`` v2 shows for ``location``: the URL itself, or ``<store>://<key>``."""
     store = core.stores.get(location.store)
     if store is not None and store.keys_are_urls:
         return location.key
