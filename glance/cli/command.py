@@ -11,10 +11,11 @@ Handler = Callable[..., int]
 
 
 class AddCommand(Protocol):
-    """``add(name, handler, help, api=…, aliases=…)``: a new command's parser."""
+    """``add(name, handler, help, api=…, aliases=…, own=…)``: a new command's parser."""
 
     def __call__(self, name: str, handler: Handler | None, help_text: str,
-                 api: str | None = None,
-                 aliases: Sequence[str] = ()) -> argparse.ArgumentParser:
-        """The parser of the new command ``name`` (``api``: ``v1``, ``v2`` or None)."""
+                 api: str | None = None, aliases: Sequence[str] = (),
+                 own: Sequence[str] = ()) -> argparse.ArgumentParser:
+        """The parser of the new command ``name`` (``api``: ``v1``, ``v2`` or None;
+        ``own``: flags of global options the command uses for its own)."""
         ...

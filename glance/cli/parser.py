@@ -86,12 +86,16 @@ GLOBAL_OPTIONS: tuple[tuple[str, tuple[str, ...], dict[str, Any]], ...] = (
 )
 
 
-def _global_options(parser: argparse.ArgumentParser, shown: bool) -> None:
+def _global_options(parser: argparse.ArgumentParser, shown: bool,
+                    leave_out: Sequence[str] = ()) -> None:
     """Add the options accepted before or after the command (default SUPPRESS, so that one
     given before the command is not reset by the command's parser; ``resolve`` fills in
-    the rest). ``shown`` False leaves them out of usage and help."""
+    the rest). ``shown`` False leaves them out of usage and help; an option with a flag in
+    ``leave_out`` is not added."""
     groups: dict[str, Any] = {}
     for group, flags, options in GLOBAL_OPTIONS:
+        if set(flags) & set(leave_out):
+            continue
         if group not in groups:
             groups[group] = parser.add_argument_group(group) if shown else parser
         kwargs = {**options, "default": _HIDDEN}
@@ -125,11 +129,17 @@ class Parsers:
         p.add_argument("topic", metavar="COMMAND", nargs="?", help="the command to explain")
 
     def command(self, name: str, handler: Handler | None, help_text: str,
-                api: str | None = None,
-                aliases: Sequence[str] = ()) -> argparse.ArgumentParser:
+                api: str | None = None, aliases: Sequence[str] = (),
+                own: Sequence[str] = ()) -> argparse.ArgumentParser:
         """A new command: ``handler(client, args)`` for ``api`` ``v1``/``v2``, or
-        ``handler(args)`` for a command that needs no server."""
-        parser = self._sub.add_parser(name, parents=[self.common], help=help_text,
+        ``handler(args)`` for a command that needs no server. Global options with a flag in
+        ``own`` are the command's own after its name (``location-add --url`` is the
+        location's URL, as python-glanceclient's; the server's ``--url`` goes before)."""
+        common = self.common
+        if own:
+            common = argparse.ArgumentParser(add_help=False)
+            _global_options(common, shown=False, leave_out=own)
+        parser = self._sub.add_parser(name, parents=[common], help=help_text,
                                       description=help_text, aliases=list(aliases))
         parser.set_defaults(handler=handler, api=api)
         self.commands[name] = parser

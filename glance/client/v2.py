@@ -120,8 +120,10 @@ class V2Client(BaseClient):
                 ops.append({"op": "remove", "path": "/" + _pointer(key)})
         if not ops:
             return current
-        return self._json("PATCH", _image_path(image_id),
-                          content=json.dumps(ops).encode(),
+        return self._patch(image_id, ops)
+
+    def _patch(self, image_id: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
+        return self._json("PATCH", _image_path(image_id), content=json.dumps(ops).encode(),
                           headers={"Content-Type": JSON_PATCH})
 
     def delete_image(self, image_id: str) -> None:
@@ -236,6 +238,54 @@ class V2Client(BaseClient):
     def remove_member(self, image_id: str, member_id: str) -> None:
         """Stop sharing the image with ``member_id``."""
         self._send("DELETE", f"{_image_path(image_id)}/members/{quote_segment(member_id)}")
+
+    # -- locations (servers with show_multiple_locations; v2.17) -------------------------
+
+    def add_location(self, image_id: str, url: str, metadata: Mapping[str, Any] | None = None,
+                     validation_data: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """Register the data at ``url`` as a location of the image (a queued image turns
+        active); the updated record."""
+        value: dict[str, Any] = {"url": url, "metadata": dict(metadata or {})}
+        if validation_data:
+            value["validation_data"] = dict(validation_data)
+        return self._patch(image_id, [{"op": "add", "path": "/locations/-", "value": value}])
+
+    def update_location(self, image_id: str, url: str,
+                        metadata: Mapping[str, Any]) -> dict[str, Any]:
+        """Set the metadata of the image's location ``url`` (NotFound for a URL it does not
+        have); the updated record."""
+        locations = self._locations_of(image_id)
+        if url not in [location.get("url") for location in locations]:
+            raise exception.NotFound(f"Image {image_id} has no location {url}")
+        value = [{"url": location["url"], "metadata": dict(metadata)
+                  if location["url"] == url else location.get("metadata", {})}
+                 for location in locations]
+        return self._patch(image_id, [{"op": "replace", "path": "/locations", "value": value}])
+
+    def delete_locations(self, image_id: str, urls: Iterable[str]) -> dict[str, Any]:
+        """Remove the image's locations ``urls`` (NotFound for one it does not have); the
+        updated record."""
+        current = [location.get("url") for location in self._locations_of(image_id)]
+        missing = sorted(set(urls) - set(current))
+        if missing:
+            raise exception.NotFound(f"Image {image_id} has no location {', '.join(missing)}")
+        indices = sorted({current.index(url) for url in urls}, reverse=True)
+        return self._patch(image_id, [{"op": "remove", "path": f"/locations/{index}"}
+                                      for index in indices])
+
+    def add_image_location(self, image_id: str, url: str,
+                           validation_data: Mapping[str, str] | None = None) -> None:
+        """v2.17: give a queued image the data at ``url``; the server reads (and with
+        ``validation_data`` checks) it in a ``location_import`` task."""
+        self._send("POST", _image_path(image_id) + "/locations",
+                   json_body={"url": url, "validation_data": dict(validation_data or {})})
+
+    def _locations_of(self, image_id: str) -> list[dict[str, Any]]:
+        locations = self.get_image(image_id).get("locations")
+        if not isinstance(locations, list):
+            raise exception.Forbidden("The server does not show image locations "
+                                      "(show_multiple_locations is off)")
+        return [location for location in locations if isinstance(location, dict)]
 
     # -- discovery ----------------------------------------------------------------------
 

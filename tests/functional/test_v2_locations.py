@@ -441,3 +441,38 @@ def test_python_glanceclient_location_calls(site, http, remote):
     locations = gc.images.get_image_locations(other.id)
     assert list(locations) == [{"url": url, "metadata": {"store": "web"}}]
     assert gc.images.get(other.id).checksum == hashlib.md5(data).hexdigest()
+
+
+def test_our_glance_location_commands(site, http, remote, tmp_path):
+    """Our `glance` CLI: location-add, location-update, location-delete, add-location."""
+    from tests.functional._cli import OURS, clean_env, failed, ok, record, run
+
+    def glance(*args: str):
+        return run(OURS, "--os-image-url", site.url, *args, env=clean_env(tmp_path))
+
+    data = os.urandom(3000)
+    url = publish(remote, data)
+    image = create(http)
+    shown = record(ok(glance("location-add", "--url", url, "--metadata", '{"rack": "r1"}',
+                             "--checksum", hashlib.md5(data).hexdigest(), image["id"])))
+    assert shown["status"] == "active" and shown["checksum"] == hashlib.md5(data).hexdigest()
+    ok(glance("location-add", "--url", url + "#2", image["id"]))
+    ok(glance("location-update", "--url", url + "#2", "--metadata", '{"rack": "r2"}',
+              image["id"]))
+    assert [(loc["url"], loc["metadata"]) for loc in show(http, image["id"])["locations"]] == [
+        (url, {"rack": "r1", "store": "web"}), (url + "#2", {"rack": "r2", "store": "web"})]
+    assert "not a valid JSON object" in failed(glance("location-update", "--url", url,
+                                                      "--metadata", "[1]", image["id"]), 2)
+    assert "no location" in failed(glance("location-delete", "--url", url + "#3",
+                                          image["id"]))
+    ok(glance("location-delete", "--url", url, image["id"]))
+    assert [loc["url"] for loc in show(http, image["id"])["locations"]] == [url + "#2"]
+    assert download(http, image["id"]) == data
+
+    queued = create(http)
+    digest = hashlib.sha256(data).hexdigest()
+    ok(glance("add-location", "--url", url, "--validation-data",
+              json.dumps({"os_hash_algo": "sha256", "os_hash_value": digest}), queued["id"]))
+    [task] = tasks_done(http, queued["id"])
+    assert task["status"] == "success", task
+    assert show(http, queued["id"])["os_hash_value"] == digest

@@ -2,13 +2,14 @@
 ``glance.client.V2Client``: ``images`` (``image-create``, ``-list``, ``-show``,
 ``-update``, ``-delete``, ``-deactivate``/``-reactivate``, ``image-tag-update``/
 ``-delete``), ``data`` (``image-upload``, ``-stage``, ``-download``, ``-import``,
-``import-info``, ``stores-info``) and ``members`` (``member-create``/``-update``/``-get``/
-``-list``; ``member-delete`` is the original v1 verb of the same shape)."""
+``import-info``, ``stores-info``), ``members`` (``member-create``/``-update``/``-get``/
+``-list``; ``member-delete`` is the original v1 verb of the same shape) and ``locations``
+(``location-add``/``-update``/``-delete``, ``add-location``)."""
 
 from __future__ import annotations
 
 from glance.cli.command import AddCommand
-from glance.cli.v2 import data, images, members
+from glance.cli.v2 import data, images, locations, members
 
 
 def register(command: AddCommand) -> None:
@@ -16,3 +17,4 @@ def register(command: AddCommand) -> None:
     images.register(command)
     data.register(command)
     members.register(command)
+    locations.register(command)
