@@ -117,7 +117,8 @@ class Core:
     def sources(self, image: Image, prefer: Iterable[str] = ()) -> tuple[tuple[Store, str], ...]:
         """(store, key) of each active location of ``image`` this server can read, those in
         the stores named in ``prefer`` first (in that order), then the highest store weight
-        first, then first added first; a local file that is gone is skipped."""
+        first, then first added first; a local file that is gone is skipped (the image may
+        have been deleted meanwhile: the caller judges)."""
         sources = []
         for location in image.active_locations:
             store = self.stores.get(location.store)
@@ -126,8 +127,6 @@ class Core:
                 continue
             path = store.local_path(location.key)
             if path is not None and not os.path.exists(path):
-                LOG.error("image %s: %s is missing from store %s", image.id, location.key,
-                          store.name)
                 continue
             sources.append((store, location.key))
         rank = {name: i for i, name in enumerate(dict.fromkeys(prefer))}

@@ -168,6 +168,24 @@ async def download(core: Core, ctx: RequestContext, image_id: str, *, allow_empt
         return Download(image)
     sources = await asyncio.to_thread(core.sources, image, preferred)  # stats local files
     if not sources:
+        # a download racing a delete (or a copy's removal) finds the files gone: read again
+        image = await _reread(core, image)
+        sources = await asyncio.to_thread(core.sources, image, preferred)
+    if not sources:
+        LOG.error("image %s: none of its copies can be read (%s)", image.id, ", ".join(
+            f"{loc.store}:{loc.key}" for loc in image.active_locations) or "no copy")
         raise exception.NotFound(f"The data of image {image_id} is in no configured store")
     return Download(image, sources, hit, tee)
+
+
+async def _reread(core: Core, image: Image) -> Image:
+    """The image's record now; NotFound (no error: a race, not a loss) when it was deleted
+    or lost its data since it was read."""
+    try:
+        now = await core.db(core.registry.get, image.id)
+    except exception.NotFound:
+        raise exception.NotFound(f"Image {image.id} was deleted while it was read") from None
+    if now.status not in HAS_DATA:
+        raise exception.NotFound(f"Image {image.id} is {now.status}")
+    return now
 

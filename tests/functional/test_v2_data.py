@@ -152,6 +152,16 @@ def test_upload_to_named_store(server, http):
     assert show(http, image["id"])["stores"] == "file"
 
 
+def test_a_copy_lost_behind_the_servers_back_is_404_and_logged(server, http):
+    """A file removed from the store by someone else (not a delete racing the download):
+    404, and an ERROR naming the image, so that an operator hears of the loss."""
+    image = active(http, os.urandom(5000))
+    [path] = [p for p in server.stored_files() if image["id"] in p.name]
+    path.unlink()
+    assert_error(http.get(f"/v2/images/{image['id']}/file"), 404)
+    assert f"image {image['id']}: none of its copies can be read" in server.log()
+
+
 def test_download_queued_image_is_204(server, http):
     image = create(http)
     resp = http.get(f"/v2/images/{image['id']}/file")
