@@ -55,44 +55,49 @@ def cmd_add_location(client: V2Client, args: argparse.Namespace) -> int:
     return 0
 
 
+def _url(p: argparse.ArgumentParser, help_text: str, many: bool = False) -> None:
+    p.add_argument("--url", dest="location_url", metavar="<URL>", required=True,
+                   action="append" if many else "store", help=help_text)
+
+
+def _metadata(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--metadata", metavar="<STRING>", default="{}",
+                   help="Metadata associated with the location. Must be a valid JSON object "
+                        "(default: {}).")
+
+
+def _image(p: argparse.ArgumentParser, help_text: str) -> None:
+    p.add_argument("id", metavar="<IMAGE_ID>", help=help_text)
+
+
 def register(command: AddCommand) -> None:
     """Add the v2 location commands."""
     p = command("location-add", cmd_location_add,
                 "Add a location (and related metadata) to an image.", api="v2", own=URL_FLAG)
-    p.add_argument("--url", dest="location_url", metavar="<URL>", required=True,
-                   help="URL of location to add.")
-    p.add_argument("--metadata", metavar="<STRING>", default="{}",
-                   help="Metadata associated with the location. Must be a valid JSON object "
-                        "(default: {}).")
+    _url(p, "URL of location to add.")
+    _metadata(p)
     p.add_argument("--checksum", metavar="<STRING>", help="md5 checksum of image contents")
     p.add_argument("--hash-algo", metavar="<STRING>", help="Multihash algorithm")
     p.add_argument("--hash-value", metavar="<STRING>", help="Multihash value")
-    p.add_argument("id", metavar="<IMAGE_ID>",
-                   help="ID of image to which the location is to be added.")
+    _image(p, "ID of image to which the location is to be added.")
 
     p = command("location-update", cmd_location_update,
                 "Update metadata of an image's location.", api="v2", own=URL_FLAG)
-    p.add_argument("--url", dest="location_url", metavar="<URL>", required=True,
-                   help="URL of location to update.")
-    p.add_argument("--metadata", metavar="<STRING>", default="{}",
-                   help="Metadata associated with the location. Must be a valid JSON object "
-                        "(default: {}).")
-    p.add_argument("id", metavar="<IMAGE_ID>",
-                   help="ID of image whose location is to be updated.")
+    _url(p, "URL of location to update.")
+    _metadata(p)
+    _image(p, "ID of image whose location is to be updated.")
 
     p = command("location-delete", cmd_location_delete,
-                "Remove locations (and related metadata) from an image.", api="v2", own=URL_FLAG)
-    p.add_argument("--url", dest="location_url", metavar="<URL>", action="append",
-                   required=True, help="URL of location to remove. May be used multiple times.")
-    p.add_argument("id", metavar="<IMAGE_ID>",
-                   help="ID of image whose locations are to be removed.")
+                "Remove locations (and related metadata) from an image.", api="v2",
+                own=URL_FLAG)
+    _url(p, "URL of location to remove. May be used multiple times.", many=True)
+    _image(p, "ID of image whose locations are to be removed.")
 
     p = command("add-location", cmd_add_location,
-                "Add location to an image which is in `queued` state only.", api="v2", own=URL_FLAG)
-    p.add_argument("--url", dest="location_url", metavar="<URL>", required=True,
-                   help="URL of location to add.")
+                "Add location to an image which is in `queued` state only.", api="v2",
+                own=URL_FLAG)
+    _url(p, "URL of location to add.")
     p.add_argument("--validation-data", metavar="<STRING>", default="{}",
                    help="Validation data containing os_hash_algo and os_hash_value only "
                         "associated to the image. Must be a valid JSON object (default: {}).")
-    p.add_argument("id", metavar="<IMAGE_ID>",
-                   help="ID of image whose location is to be added.")
+    _image(p, "ID of image whose location is to be added.")
