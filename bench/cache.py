@@ -1,7 +1,7 @@
 """The image cache: a 1 GiB image in S3 on Ceph RGW and in Swift, downloaded uncached, first
 through the cache (the fill runs beside the client), and again (from the cached file),
-beside nginx serving the very same cached file from disk; medians of N runs, and the RSS of
-the caching glance-api.
+beside nginx serving the very same cached file from disk; medians of N runs, with each
+server's CPU seconds and peak RSS rise during its downloads.
 
     .venv/bin/python bench/cache.py [--mib 1024] [--runs 3] [--stores rgw,archive]
 
@@ -29,6 +29,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.measure import cpu_seconds, reset_hwm  # noqa: E402
 from bench.targets import Nginx  # noqa: E402
 from glance.testing import RunningServer, free_port, free_port_range, start_server  # noqa: E402
 
@@ -47,6 +48,17 @@ def curl_seconds(url: str) -> float:
     seconds, size, code = out.stdout.split()
     assert code == "200", out.stdout
     return float(seconds)
+
+
+def timed(server: RunningServer, url: str) -> tuple[float, float, float]:
+    """curl's seconds for ``url``, the CPU seconds ``server`` spent meanwhile, and how far
+    its RSS rose above where it started (MiB, peak)."""
+    pid = server.process.pid
+    cpu = cpu_seconds([pid])
+    reset_hwm([pid])
+    before = rss_mib(pid)
+    seconds = curl_seconds(url)
+    return seconds, cpu_seconds([pid]) - cpu, rss_mib(pid, "VmHWM") - before
 
 
 def upload(server: RunningServer, store: str, mib: int) -> str:
@@ -127,20 +139,26 @@ def main() -> int:
         print(f"{args.mib} MiB image, median of {args.runs} runs (load average "
               f"{os.getloadavg()[0]:.1f}); MB/s by curl into /dev/null")
         print(f"{'store':8s} {'uncached':>9s} {'first':>9s} {'second':>9s} {'nginx':>9s} "
-              f"{'first/unc':>9s} {'2nd/nginx':>9s}  fill done after   RSS MiB before → after "
-              "(peak): caching server; uncached server")
+              f"{'first/unc':>9s} {'2nd/nginx':>9s}  fill done after   RSS MiB before → after: "
+              "caching server; uncached server")
         for name in names:
             image_id = upload(plain, name, args.mib)
-            rows: dict[str, list[float]] = {k: [] for k in ("unc", "first", "second", "nginx",
-                                                            "fill")}
+            rows: dict[str, list[float]] = {k: [] for k in (
+                "unc", "first", "second", "nginx", "fill", "unc_cpu", "first_cpu", "unc_rss",
+                "first_rss", "second_rss")}
             rss_before = rss_mib(caching.process.pid)
             plain_before = rss_mib(plain.process.pid)
             for _ in range(args.runs):
-                rows["unc"].append(curl_seconds(f"{plain.url}/v2/images/{image_id}/file"))
-                httpx.delete(f"{caching.url}/v2/cache/{image_id}")
-                rows["first"].append(curl_seconds(f"{caching.url}/v2/images/{image_id}/file"))
-                rows["fill"].append(wait_cached(caching, image_id))
-                rows["second"].append(curl_seconds(f"{caching.url}/v2/images/{image_id}/file"))
+                for kind, server in (("unc", plain), ("first", caching), ("second", caching)):
+                    if kind == "first":
+                        httpx.delete(f"{caching.url}/v2/cache/{image_id}")
+                    seconds, cpu, rss = timed(server, f"{server.url}/v2/images/{image_id}/file")
+                    rows[kind].append(seconds)
+                    rows[f"{kind}_rss"].append(rss)
+                    if kind != "second":
+                        rows[f"{kind}_cpu"].append(cpu)
+                    if kind == "first":
+                        rows["fill"].append(wait_cached(caching, image_id))
                 link = nginx.dav / "cached.bin"
                 link.unlink(missing_ok=True)
                 os.link(work / "cache" / "data" / image_id, link)
@@ -150,12 +168,15 @@ def main() -> int:
             print(f"{name:8s} {rate['unc']:9.0f} {rate['first']:9.0f} {rate['second']:9.0f} "
                   f"{rate['nginx']:9.0f} {rate['first'] / rate['unc']:9.2f} "
                   f"{rate['second'] / rate['nginx']:9.2f}  {med['fill']:6.2f} s        "
-                  f"{rss_before:5.0f} → {rss_mib(caching.process.pid):5.0f} "
-                  f"({rss_mib(caching.process.pid, 'VmHWM'):.0f}); {plain_before:.0f} → "
-                  f"{rss_mib(plain.process.pid):.0f} ({rss_mib(plain.process.pid, 'VmHWM'):.0f})")
+                  f"{rss_before:5.0f} → {rss_mib(caching.process.pid):5.0f}; "
+                  f"{plain_before:.0f} → {rss_mib(plain.process.pid):.0f}")
             print("         runs (MB/s): " + "; ".join(
                 f"{k} " + " ".join(f"{size / s / 1e6:.0f}" for s in rows[k])
                 for k in ("unc", "first", "second", "nginx")))
+            print(f"         server CPU-s during the download: uncached {med['unc_cpu']:.2f}, "
+                  f"first {med['first_cpu']:.2f} (the fill's hashing comes after it); RSS rise "
+                  f"during it (peak MiB): uncached {med['unc_rss']:.0f}, first "
+                  f"{med['first_rss']:.0f}, second {med['second_rss']:.0f}")
         gave_up = caching.log().count("fell behind")
         print(f"fills given up because the disk fell behind (then prefetched): {gave_up}")
     finally:

@@ -1,64 +1,41 @@
 """One image written into the cache from the chunks of a download, off the event loop.
 
-The chunks go to a writer thread behind a bounded queue: the reader never waits for it
-unless it asks to (the prefetcher does). A reader that is not to wait and finds the queue
-full gives the fill up: the partial file is removed, the lock released, and the client goes
-on untouched. Once the writer is done — the download it copies is over — the MD5 and the
-image's own hash are computed by threads reading the partial file back (from the page cache,
-into one reused buffer each: memory stays flat) at the lowest CPU priority; then the size and
-hashes are checked and the fill committed (or discarded). Hashing after the download, not
-beside it, keeps its CPU off the client's transfer: with the kernel's autogroups a thread's
-niceness only ranks it within its own process's session, so hashing beside the transfer took
-CPU from the store and the client (first download at 0.57× the uncached one on 2 cores).
+The chunks go to a writer thread through a queue of at most LAG_BYTES (it writes past the
+page cache where it can: glance.cache.writer); the reader never waits for it unless it asks
+to (the prefetcher does). A reader that is not to wait and finds the queue full gives the
+fill up: the partial file is removed, the lock released, and the client goes on untouched.
+Once the writer is done — the download it copies is over — the MD5 and the image's own hash
+are computed by threads reading the partial file back (into one reused buffer each: memory
+stays flat; the first read leaves the file in the page cache for the downloads that follow)
+at the lowest CPU priority; then the size and hashes are checked and the fill committed (or
+discarded). Hashing after the download, not beside it, keeps its CPU off the client's
+transfer: with the kernel's autogroups a thread's niceness only ranks it within its own
+process's session, so hashing beside the transfer took CPU from the store and the client
+(first download at 0.57× the uncached one on 2 cores).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import queue
 import threading
+import time
+from collections import deque
 from typing import Callable
 
 from glance.cache.entries import Hasher, Identity, ImageCache
+from glance.cache.writer import CacheFileWriter
 
 LOG = logging.getLogger(__name__)
 
-_POLL = 0.1  # seconds between the workers' looks at the fill's state
+_POLL = 0.1  # seconds between the hashing threads' looks at the fill's state
+# The writer looks for chunks this often (and takes all there are) rather than being woken
+# for each: every wake-up costs it the GIL, which a busy event loop may hold for up to
+# sys.getswitchinterval() (5 ms) — per chunk, that starved the writer below the download.
+_WRITER_NAP = 0.005
 _READ = 1 << 20
 HASH_NICENESS = 19
 LAG_BYTES = 64 << 20  # how far the writer may lag behind the reader
-
-
-class _Lane:
-    """A worker thread consuming the chunks of one fill from a bounded queue."""
-
-    def __init__(self, fill: Fill, name: str, work: Callable[[bytes], None],
-                 slots: int) -> None:
-        self.fill = fill
-        self.queue: queue.Queue[bytes] = queue.Queue(maxsize=slots)
-        self.work = work
-        self.thread = threading.Thread(target=self.run, name=name, daemon=True)
-        self.thread.start()
-
-    def run(self) -> None:
-        fill = self.fill
-        idle = 0.0
-        while fill.failure is None:
-            try:
-                chunk = self.queue.get(timeout=_POLL)
-            except queue.Empty:
-                if fill.ended:
-                    return
-                idle += _POLL
-                if idle >= fill.cache.stall_time:
-                    fill.abandon(f"no data for {fill.cache.stall_time:g} s (stalled)")
-                continue
-            idle = 0.0
-            try:
-                self.work(chunk)
-            except Exception as exc:  # noqa: BLE001 - a failed fill never reaches the client
-                fill.abandon(f"{type(exc).__name__}: {exc}")
 
 
 class Fill:
@@ -76,10 +53,13 @@ class Fill:
         self.ended = False  # every chunk has been offered
         self.lagged = False  # given up because a worker fell behind
         self.given = 0
+        self.written = 0  # bytes in the partial file, once the writer is done
         self.done = threading.Event()
-        self.written = 0  # bytes in the partial file
-        slots = max(4, LAG_BYTES // max(chunk_size, 1))
-        self.lanes = [_Lane(self, f"cache-write-{image_id[:8]}", self._write, slots)]
+        self.chunks: deque[bytes] = deque()  # offered, not yet written
+        self.taken = 0  # bytes the writer has taken from ``chunks``
+        self.writer = threading.Thread(target=self._write_all, daemon=True,
+                                       name=f"cache-write-{image_id[:8]}")
+        self.writer.start()
         self.followers = [
             threading.Thread(target=self._hash, args=(h.update,), daemon=True,
                              name=f"cache-hash-{image_id[:8]}")
@@ -90,16 +70,39 @@ class Fill:
                                        daemon=True)
         self.closer.start()
 
-    def _write(self, chunk: bytes) -> None:
-        view = memoryview(chunk)
-        while view:
-            view = view[os.write(self.fd, view):]
-        self.written += len(chunk)
+    def _write_all(self) -> None:
+        """Write the queued chunks into the partial file until the last one is written, the
+        fill fails, or no chunk comes for ``stall_time``."""
+        file: CacheFileWriter | None = None
+        last_chunk = time.monotonic()
+        try:
+            file = CacheFileWriter(self.fd)
+            while self.failure is None:
+                try:
+                    chunk = self.chunks.popleft()
+                except IndexError:
+                    if self.ended and not self.chunks:
+                        break
+                    if time.monotonic() - last_chunk >= self.cache.stall_time:
+                        self.abandon(f"no data for {self.cache.stall_time:g} s (stalled)")
+                    time.sleep(_WRITER_NAP)
+                    continue
+                last_chunk = time.monotonic()
+                self.taken += len(chunk)
+                file.write(chunk)
+            file.close(flush=self.failure is None)
+        except Exception as exc:  # noqa: BLE001 - a failed fill never reaches the client
+            self.abandon(f"{type(exc).__name__}: {exc}")
+            if file is not None:
+                file.close(flush=False)
+        finally:
+            self.written = file.written if file is not None else 0
+            self.chunks.clear()
 
     def _hash(self, update: Callable[[memoryview], None]) -> None:
         """Once the writer is done, hash the partial file at the lowest CPU priority
         (Linux: per thread)."""
-        self.lanes[0].thread.join()
+        self.writer.join()
         try:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_NICENESS)
         except OSError:
@@ -107,6 +110,7 @@ class Fill:
         buffer = bytearray(_READ)
         offset, end = 0, self.written
         try:
+            os.posix_fadvise(self.fd, 0, end, os.POSIX_FADV_SEQUENTIAL)  # a larger read-ahead
             while self.failure is None and offset < end:
                 got = os.preadv(self.fd, [buffer], offset)
                 if not got:
@@ -125,17 +129,14 @@ class Fill:
         if self.given > self.identity.size:
             self.abandon("more bytes than the image's size")
             return False
-        for lane in self.lanes:
-            while True:
-                try:
-                    lane.queue.put(chunk, timeout=_POLL) if wait else lane.queue.put_nowait(chunk)
-                    break
-                except queue.Full:
-                    if not wait:
-                        self.lagged = True
-                        self.abandon("the cache disk fell behind the download")
-                    if self.failure is not None:
-                        return False
+        while self.given - len(chunk) - self.taken >= LAG_BYTES:
+            if not wait:
+                self.lagged = True
+                self.abandon("the cache disk fell behind the download")
+            if self.failure is not None:
+                return False
+            time.sleep(_WRITER_NAP)
+        self.chunks.append(chunk)
         return True
 
     def finish(self) -> None:
@@ -155,7 +156,7 @@ class Fill:
 
     def _finish(self) -> None:
         try:
-            for thread in [lane.thread for lane in self.lanes] + self.followers:
+            for thread in [self.writer, *self.followers]:
                 thread.join()
             if self.failure is None:
                 self.hasher.size = os.fstat(self.fd).st_size
