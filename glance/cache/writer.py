@@ -9,6 +9,7 @@ which leaves it in the page cache for the downloads that follow.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import mmap
 import os
@@ -38,14 +39,16 @@ def _write_all(fd: int, data: memoryview) -> None:
 
 class CacheFileWriter:
     """Appends to an empty file open on ``fd``: through an aligned buffer with O_DIRECT,
-    or with plain writes where O_DIRECT is refused (or not ``direct``). ``close`` writes
-    what is left (the unaligned tail plainly); ``written`` counts the bytes given."""
+    or with plain writes where O_DIRECT is refused — by the flag or by a write — (or not
+    ``direct``). ``close`` writes what is left (the unaligned tail plainly); ``written``
+    counts the bytes given."""
 
     def __init__(self, fd: int, direct: bool = True) -> None:
         self.fd = fd
         self.written = 0
         self._buffer: mmap.mmap | None = None
-        if direct and hasattr(os, "O_DIRECT") and _set_direct(fd, True):
+        self._o_direct = direct and hasattr(os, "O_DIRECT") and _set_direct(fd, True)
+        if self._o_direct:
             self._buffer = mmap.mmap(-1, BUFFER)  # page-aligned
         self._filled = 0
 
@@ -67,8 +70,19 @@ class CacheFileWriter:
                 self._filled += n
                 data = data[n:]
                 if self._filled == BUFFER:
-                    _write_all(self.fd, buffer)
+                    self._write_buffered(buffer)
                     self._filled = 0
+
+    def _write_buffered(self, data: memoryview) -> None:
+        while data:
+            try:
+                data = data[os.write(self.fd, data):]
+            except OSError as exc:
+                # a file system that takes the flag but not the writes: plain ones from now on
+                if exc.errno != errno.EINVAL or not self._o_direct:
+                    raise
+                self._o_direct = False
+                _set_direct(self.fd, False)
 
     def close(self, flush: bool = True) -> None:
         """Write what is buffered (unless not ``flush``: the file is given up) and leave
@@ -79,7 +93,7 @@ class CacheFileWriter:
             with memoryview(self._buffer) as buffer:
                 aligned = self._filled - self._filled % BLOCK
                 if flush and aligned:
-                    _write_all(self.fd, buffer[:aligned])
+                    self._write_buffered(buffer[:aligned])
                 _set_direct(self.fd, False)
                 if flush:
                     _write_all(self.fd, buffer[aligned:self._filled])

@@ -51,3 +51,20 @@ def test_a_given_up_file_writes_no_more(tmp_path: Path) -> None:
         writer.close()  # closing twice does nothing
     finally:
         os.close(fd)
+
+
+def test_writes_the_file_system_refuses_go_out_plainly(tmp_path: Path) -> None:
+    """ext4 takes O_DIRECT but refuses a write at an unaligned offset (EINVAL): here the file
+    already holds 100 bytes, so the first direct write is refused and the rest go plainly."""
+    fd = os.open(tmp_path / "odd.part", os.O_RDWR | os.O_CREAT, 0o644)
+    data = os.urandom(2 * BUFFER + 333)
+    try:
+        os.write(fd, b"x" * 100)
+        writer = CacheFileWriter(fd)
+        assert writer.direct
+        for start in range(0, len(data), 1 << 20):
+            writer.write(data[start:start + (1 << 20)])
+        writer.close()
+    finally:
+        os.close(fd)
+    assert (tmp_path / "odd.part").read_bytes() == b"x" * 100 + data
