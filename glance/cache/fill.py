@@ -41,8 +41,8 @@ LAG_BYTES = 64 << 20  # how far the writer may lag behind the reader
 class Fill:
     """A fill of ``image_id`` in progress; the caller holds the fill lock ``lock_fd``."""
 
-    def __init__(self, cache: ImageCache, image_id: str, identity: Identity, lock_fd: int,
-                 chunk_size: int) -> None:
+    def __init__(self, cache: ImageCache, image_id: str, identity: Identity,
+                 lock_fd: int) -> None:
         self.cache = cache
         self.image_id = image_id
         self.identity = identity
@@ -51,7 +51,7 @@ class Fill:
         self.hasher = Hasher(identity)
         self.failure: str | None = None
         self.ended = False  # every chunk has been offered
-        self.lagged = False  # given up because a worker fell behind
+        self.lagged = False  # given up because the writer fell behind
         self.given = 0
         self.written = 0  # bytes in the partial file, once the writer is done
         self.done = threading.Event()

@@ -1,8 +1,8 @@
 """Writing a cache file past the page cache (O_DIRECT), where the file system allows it.
 
-A buffered write of 1 GiB costs ~0.8 CPU-seconds here (the kernel allocates and fills page
-cache pages, and later writes them back); written with O_DIRECT from an aligned buffer it
-costs ~0.15 (the copy into the buffer; the device does the rest). On a small machine that
+A buffered write of 1 GiB costs 0.8–2.5 CPU-seconds here (the kernel allocates and fills
+page cache pages, and later writes them back); written with O_DIRECT from an aligned buffer
+it costs ~0.25 (the copy into the buffer; the device does the rest). On a small machine that
 CPU is taken from the download the fill copies. The data is read back once, to be hashed,
 which leaves it in the page cache for the downloads that follow.
 """

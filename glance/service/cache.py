@@ -82,8 +82,7 @@ async def forget_if_gone(core: Core, image_id: str) -> None:
         await asyncio.to_thread(cache.dequeue, image_id)
 
 
-def begin_fill(cache: ImageCache, image_id: str, identity: Identity,
-               chunk_size: int) -> Fill | None:
+def begin_fill(cache: ImageCache, image_id: str, identity: Identity) -> Fill | None:
     """A new fill of ``image_id``; None when another fill on this node has it, or it has
     been cached meanwhile."""
     lock = cache.lock(image_id)
@@ -93,7 +92,7 @@ def begin_fill(cache: ImageCache, image_id: str, identity: Identity,
         os.close(lock)
         return None
     try:
-        return Fill(cache, image_id, identity, lock, chunk_size)
+        return Fill(cache, image_id, identity, lock)
     except BaseException:
         os.close(lock)
         raise
@@ -105,8 +104,7 @@ async def tee(core: Core, cache: ImageCache, image_id: str, identity: Identity,
     client never waits for the cache (a fill that falls behind is given up, and the image
     queued for the prefetcher instead)."""
     try:
-        fill = await asyncio.to_thread(begin_fill, cache, image_id, identity,
-                                       core.settings.chunk_size)
+        fill = await asyncio.to_thread(begin_fill, cache, image_id, identity)
     except OSError as exc:  # the cache's disk fails: the client is served all the same
         LOG.error("image cache: cannot start a fill of %s: %s", image_id, exc)
         fill = None
@@ -174,8 +172,7 @@ async def prefetch(core: Core, cache: ImageCache, image_id: str) -> None:
         await asyncio.to_thread(cache.dequeue, image_id)
         return
     identity = identity_of(image)
-    fill = await asyncio.to_thread(begin_fill, cache, image_id, identity,
-                                   core.settings.chunk_size)
+    fill = await asyncio.to_thread(begin_fill, cache, image_id, identity)
     if fill is None:  # cached already, or being filled by another download
         if os.path.exists(cache.data_path(image_id)):
             await asyncio.to_thread(cache.dequeue, image_id)
