@@ -165,7 +165,7 @@ async def prefetch(core: Core, cache: ImageCache, image_id: str) -> None:
     except exception.NotFound:
         await asyncio.to_thread(cache.dequeue, image_id)
         return
-    sources = core.sources(image)
+    sources = await asyncio.to_thread(core.sources, image)  # stats local files
     if image.status != ACTIVE or not cacheable(core, image, sources):
         LOG.warning("image cache: %s not prefetched (%s, not cacheable here)", image_id,
                     image.status)

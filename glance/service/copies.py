@@ -113,7 +113,7 @@ async def copy_one(core: Core, image_id: str, target: Store) -> None:
     """Copy an active image's bytes into ``target`` through the upload pipeline; on any
     failure nothing is left in ``target`` and the image keeps its other locations."""
     image = await core.db(core.registry.get, image_id)
-    sources = core.sources(image)
+    sources = await asyncio.to_thread(core.sources, image)  # stats local files
     if not sources:
         raise exception.NotFound(f"Image {image_id} has no readable location to copy from")
     size = image.size or 0

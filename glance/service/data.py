@@ -156,7 +156,8 @@ async def download(core: Core, ctx: RequestContext, image_id: str, *, allow_empt
     except exception.NotFound:
         await cache.forget_if_gone(core, image_id)
         raise
-    hit, tee = await cache.open_cached(core, image, core.sources(image, preferred))
+    sources = await asyncio.to_thread(core.sources, image, preferred)  # stats local files
+    hit, tee = await cache.open_cached(core, image, sources)
     if image.status == DEACTIVATED and not ctx.is_admin:
         raise exception.Forbidden("The requested image has been deactivated. "
                                   "Image data download is forbidden.")
@@ -166,7 +167,6 @@ async def download(core: Core, ctx: RequestContext, image_id: str, *, allow_empt
         raise exception.NotFound(f"Image {image_id} is not active")
     if not image.size:
         return Download(image)
-    sources = await asyncio.to_thread(core.sources, image, preferred)  # stats local files
     if not sources:
         # a download racing a delete (or a copy's removal) finds the files gone: read again
         image = await _reread(core, image)
